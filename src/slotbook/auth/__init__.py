@@ -1,0 +1,1 @@
+"""Tenants, users, passwords and tokens."""

@@ -1,0 +1,1 @@
+"""Appointments, the booking rules, locking and the audit trail."""

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotbook.db import Base, TenantScoped, UTCDateTime
+
+
+class Appointment(TenantScoped, Base):
+    __tablename__ = "appointments"
+    __table_args__ = (sa.Index(None, "tenant_id", "customer_id"),)
+
+    outlet_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("outlets.id"))
+    customer_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    # Local wall-clock at the outlet (what the customer was told) ...
+    appointment_date: Mapped[date] = mapped_column(sa.Date())
+    start_time: Mapped[time] = mapped_column(sa.Time())
+    end_time: Mapped[time] = mapped_column(sa.Time())
+    # ... and the same interval as instants, for ordering and overlap.
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    notes: Mapped[str | None] = mapped_column(sa.Text())
+    created_by: Mapped[str | None] = mapped_column(sa.String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class AppointmentLine(TenantScoped, Base):
+    """One service of an appointment with its staff member and interval.
+
+    ``status`` mirrors the appointment's so the capacity query reads one table through
+    one index (the brief's idx_appointment_parallel_booking_capacity).
+    """
+
+    __tablename__ = "appointment_lines"
+    __table_args__ = (
+        sa.Index(
+            "idx_appointment_parallel_booking_capacity",
+            "tenant_id",
+            "staff_id",
+            "starts_at",
+            "service_id",
+            "status",
+            "ends_at",
+        ),
+    )
+
+    appointment_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer())
+    staff_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("staff.id"))
+    service_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("services.id"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AppointmentEvent(TenantScoped, Base):
+    """The audit trail: one row per change, written in the change's transaction."""
+
+    __tablename__ = "appointment_events"
+
+    appointment_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str | None] = mapped_column(sa.String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request carrying an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_records"
+
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status_code: Mapped[int] = mapped_column(sa.Integer())
+    response: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

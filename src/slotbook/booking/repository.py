@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from slotbook.booking.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentLine,
+    IdempotencyRecord,
+)
+from slotbook.booking.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
+from slotbook.booking.schemas import AppointmentFilters
+from slotbook.catalog.models import Outlet, Service, Staff
+from slotbook.ids import new_id
+from slotbook.repository import TenantRepository
+
+
+@dataclass(frozen=True)
+class LineView:
+    """A line with the names a response shows."""
+
+    appointment_id: str
+    position: int
+    service_id: str
+    service_name: str
+    staff_id: str
+    staff_name: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionCount:
+    staff_name: str
+    timezone: str
+    starts_at: datetime
+    bookings: int
+
+
+class AppointmentRepository(TenantRepository[Appointment]):
+    model = Appointment
+    label = "Appointment"
+
+    async def lock_staff(self, staff_ids: Sequence[str]) -> None:
+        """Serialise bookings per staff member: every booking, reschedule or capacity check
+        that writes takes these row locks first, in id order (so two bookings touching the
+        same staff can never deadlock), and only then counts. On SQLite the request's
+        ``BEGIN IMMEDIATE`` already holds the database's single write lock."""
+        if self.session.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+            return
+        stmt = (
+            sa.select(Staff.id)
+            .where(Staff.tenant_id == self.tenant_id, Staff.id.in_(sorted(set(staff_ids))))
+            .order_by(Staff.id)
+            .with_for_update()
+        )
+        await self.session.execute(stmt)
+
+    async def active_lines(
+        self, staff_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[ActiveLine]]:
+        """Active lines of these staff overlapping [start, end), in one query.
+
+        The lower bound on ``starts_at`` (no line is longer than a day) keeps the scan a
+        range on idx_appointment_parallel_booking_capacity.
+        """
+        by_staff: dict[str, list[ActiveLine]] = defaultdict(list)
+        if not staff_ids:
+            return by_staff
+        stmt = (
+            sa.select(
+                AppointmentLine.staff_id,
+                AppointmentLine.appointment_id,
+                AppointmentLine.service_id,
+                AppointmentLine.starts_at,
+                AppointmentLine.ends_at,
+            )
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.staff_id.in_(set(staff_ids)))
+            .where(AppointmentLine.starts_at > start - LONGEST_LINE)
+            .where(AppointmentLine.starts_at < end)
+            .where(AppointmentLine.ends_at > start)
+            .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
+            .order_by(AppointmentLine.starts_at)
+        )
+        for staff_id, appointment_id, service_id, starts_at, ends_at in await self.session.execute(
+            stmt
+        ):
+            by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
+        return by_staff
+
+    def add_line(self, line: AppointmentLine) -> AppointmentLine:
+        line.tenant_id = self.tenant_id
+        self.session.add(line)
+        return line
+
+    async def lines_of(self, appointment_ids: Sequence[str]) -> dict[str, list[LineView]]:
+        """Lines with service and staff names for many appointments, in one query."""
+        by_appointment: dict[str, list[LineView]] = defaultdict(list)
+        if not appointment_ids:
+            return by_appointment
+        stmt = (
+            sa.select(
+                AppointmentLine.appointment_id,
+                AppointmentLine.position,
+                AppointmentLine.service_id,
+                Service.name,
+                AppointmentLine.staff_id,
+                Staff.name,
+                AppointmentLine.starts_at,
+                AppointmentLine.ends_at,
+            )
+            .join(Service, Service.id == AppointmentLine.service_id)
+            .join(Staff, Staff.id == AppointmentLine.staff_id)
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.appointment_id.in_(set(appointment_ids)))
+            .order_by(AppointmentLine.appointment_id, AppointmentLine.position)
+        )
+        for row in await self.session.execute(stmt):
+            by_appointment[row[0]].append(LineView(*row))
+        return by_appointment
+
+    async def line_rows(self, appointment_id: str) -> list[AppointmentLine]:
+        stmt = (
+            sa.select(AppointmentLine)
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.appointment_id == appointment_id)
+            .order_by(AppointmentLine.position)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def set_line_status(self, appointment_id: str, status: str) -> None:
+        await self.session.execute(
+            sa.update(AppointmentLine)
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.appointment_id == appointment_id)
+            .values(status=status)
+        )
+
+    def listing(self, filters: AppointmentFilters) -> sa.Select[tuple[Appointment]]:
+        stmt = self.base_query().order_by(Appointment.starts_at, Appointment.id)
+        if filters.outlet_id:
+            stmt = stmt.where(Appointment.outlet_id == filters.outlet_id)
+        if filters.customer_id:
+            stmt = stmt.where(Appointment.customer_id == filters.customer_id)
+        if filters.start_date:
+            stmt = stmt.where(Appointment.appointment_date >= filters.start_date)
+        if filters.end_date:
+            stmt = stmt.where(Appointment.appointment_date <= filters.end_date)
+        if filters.status:
+            stmt = stmt.where(Appointment.status.in_(filters.status))
+        if filters.staff_id or filters.service_id:
+            lines = sa.select(AppointmentLine.appointment_id).where(
+                AppointmentLine.tenant_id == self.tenant_id
+            )
+            if filters.staff_id:
+                lines = lines.where(AppointmentLine.staff_id == filters.staff_id)
+            if filters.service_id:
+                lines = lines.where(AppointmentLine.service_id == filters.service_id)
+            stmt = stmt.where(Appointment.id.in_(lines))
+        return stmt
+
+    def add_event(
+        self, appointment_id: str, type_: str, at: datetime, user_id: str | None, data: dict[str, Any]
+    ) -> None:
+        self.session.add(
+            AppointmentEvent(
+                id=new_id(),
+                tenant_id=self.tenant_id,
+                appointment_id=appointment_id,
+                type=type_,
+                at=at,
+                user_id=user_id,
+                data=data,
+            )
+        )
+
+    async def events_of(self, appointment_id: str) -> list[AppointmentEvent]:
+        stmt = (
+            sa.select(AppointmentEvent)
+            .where(AppointmentEvent.tenant_id == self.tenant_id)
+            .where(AppointmentEvent.appointment_id == appointment_id)
+            .order_by(AppointmentEvent.at, AppointmentEvent.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def overfull_sessions(
+        self, service_id: str, capacity: int, after: datetime
+    ) -> list[SessionCount]:
+        """Future sessions of a service holding more bookings than ``capacity``."""
+        bookings = sa.func.count().label("bookings")
+        stmt = (
+            sa.select(Staff.name, Outlet.timezone, AppointmentLine.starts_at, bookings)
+            .join(Staff, Staff.id == AppointmentLine.staff_id)
+            .join(Outlet, Outlet.id == Staff.outlet_id)
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.service_id == service_id)
+            .where(AppointmentLine.starts_at >= after)
+            .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
+            .group_by(AppointmentLine.staff_id, Staff.name, Outlet.timezone, AppointmentLine.starts_at)
+            .having(bookings > capacity)
+            .order_by(AppointmentLine.starts_at, Staff.name)
+        )
+        return [SessionCount(*row) for row in await self.session.execute(stmt)]
+
+    async def claim_idempotency_key(
+        self, key: str, request_hash: str, now: datetime
+    ) -> IdempotencyRecord | None:
+        """Claim a key for this request, or return the record of whoever claimed it.
+
+        The insert waits on a concurrent uncommitted claim of the same key (PostgreSQL's
+        unique index; SQLite's single writer), so repeats arriving together book once.
+        """
+        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        values = {
+            "tenant_id": self.tenant_id,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": 0,
+            "response": {},
+            "created_at": now,
+        }
+        stmt = insert(IdempotencyRecord).values(values).on_conflict_do_nothing()
+        result = await self.session.execute(stmt.returning(IdempotencyRecord.key))
+        if result.first() is not None:
+            return None
+        existing = await self.session.execute(
+            sa.select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == key
+            )
+        )
+        return existing.scalar_one()
+
+    async def store_idempotent_answer(
+        self, key: str, status_code: int, response: dict[str, Any]
+    ) -> None:
+        await self.session.execute(
+            sa.update(IdempotencyRecord)
+            .where(IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == key)
+            .values(status_code=status_code, response=response)
+        )

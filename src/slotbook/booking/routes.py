@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from slotbook.auth.dependencies import AnyUser, ClockDep
+from slotbook.booking import service
+from slotbook.booking.schemas import (
+    AppointmentCreate,
+    AppointmentFilters,
+    AppointmentOut,
+    CancelIn,
+    HistoryItem,
+    RescheduleIn,
+    Status,
+)
+from slotbook.booking.service import BookingContext
+from slotbook.db import SessionDep
+from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, ServiceBusy, responses
+from slotbook.schemas import Page, PageParams, page_params
+
+router = APIRouter(tags=["appointments"])
+WRITE = responses(*AUTHED, NotFound, InvalidInput, Conflict, ServiceBusy)
+
+
+def booking_context(request: Request, principal: AnyUser, clock: ClockDep) -> BookingContext:
+    settings = request.app.state.settings
+    return BookingContext(
+        principal=principal,
+        now=clock.now(),
+        locking=not settings.unsafe_disable_booking_locks,
+        lock_retries=settings.deadlock_retries,
+    )
+
+
+Context = Annotated[BookingContext, Depends(booking_context)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+
+
+@router.post("/appointments", status_code=201, response_model=AppointmentOut, responses=WRITE)
+async def create_appointment(
+    data: AppointmentCreate, ctx: Context, session: SessionDep, idempotency_key: IdempotencyKey = None
+) -> object:
+    if idempotency_key is None:
+        return await service.create_appointment(session, ctx, data)
+    status, body = await service.create_idempotent(session, ctx, data, idempotency_key)
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/appointments", response_model=Page[AppointmentOut], responses=responses(*AUTHED))
+async def list_appointments(
+    ctx: Context,
+    session: SessionDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    outlet_id: Annotated[str | None, Query(max_length=64)] = None,
+    staff_id: Annotated[str | None, Query(max_length=64)] = None,
+    service_id: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+) -> Page[AppointmentOut]:
+    filters = AppointmentFilters(
+        outlet_id=outlet_id,
+        staff_id=staff_id,
+        service_id=service_id,
+        customer_id=customer_id,
+        start_date=start_date,
+        end_date=end_date,
+        status=status or [],
+    )
+    return await service.list_appointments(session, ctx, filters, page)
+
+
+@router.get(
+    "/appointments/{appointment_id}",
+    response_model=AppointmentOut,
+    responses=responses(*AUTHED, NotFound),
+)
+async def get_appointment(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
+    return await service.get_appointment(session, ctx, appointment_id)
+
+
+@router.get(
+    "/appointments/{appointment_id}/history",
+    response_model=Page[HistoryItem],
+    responses=responses(*AUTHED, NotFound),
+)
+async def appointment_history(
+    appointment_id: str, ctx: Context, session: SessionDep
+) -> Page[HistoryItem]:
+    return await service.history(session, ctx, appointment_id)
+
+
+@router.put(
+    "/appointments/{appointment_id}/reschedule", response_model=AppointmentOut, responses=WRITE
+)
+async def reschedule(
+    appointment_id: str, data: RescheduleIn, ctx: Context, session: SessionDep
+) -> AppointmentOut:
+    return await service.reschedule(session, ctx, appointment_id, data)
+
+
+@router.put("/appointments/{appointment_id}/cancel", response_model=AppointmentOut, responses=WRITE)
+async def cancel(
+    appointment_id: str,
+    ctx: Context,
+    session: SessionDep,
+    data: Annotated[CancelIn | None, Body()] = None,
+) -> AppointmentOut:
+    reason = data.reason if data else None
+    return await service.transition(session, ctx, appointment_id, "cancelled", reason)
+
+
+@router.put("/appointments/{appointment_id}/no-show", response_model=AppointmentOut, responses=WRITE)
+async def no_show(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
+    return await service.transition(session, ctx, appointment_id, "no_show")
+
+
+@router.put("/appointments/{appointment_id}/confirm", response_model=AppointmentOut, responses=WRITE)
+async def confirm(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
+    return await service.transition(session, ctx, appointment_id, "confirmed")
+
+
+@router.put(
+    "/appointments/{appointment_id}/complete", response_model=AppointmentOut, responses=WRITE
+)
+async def complete(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
+    return await service.transition(session, ctx, appointment_id, "completed")

@@ -1,0 +1,189 @@
+"""The booking rules, as pure functions over plain data.
+
+Booking and the availability grid both decide through ``decide``; neither has a
+second copy of these rules, so a slot the grid offers is a slot that books.
+Times are aware UTC instants; working hours and time off are the outlet's
+wall-clock times, compared in the outlet's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+ACTIVE_STATUSES = frozenset({"pending", "confirmed", "completed"})
+OPEN_STATUSES = frozenset({"pending", "confirmed"})
+FINAL_STATUSES = frozenset({"cancelled", "no_show", "completed"})
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+LONGEST_LINE = timedelta(minutes=1440)
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    IN_PAST = "in_past"
+    STAFF_UNAVAILABLE = "staff_unavailable"
+    STAFF_BUSY = "staff_busy"
+    SLOT_TAKEN = "slot_taken"
+    CAPACITY_REACHED = "capacity_reached"
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    service_id: str
+    allow_parallel_bookings: bool
+    max_parallel_bookings: int
+
+    @property
+    def capacity(self) -> int:
+        return self.max_parallel_bookings if self.allow_parallel_bookings else 1
+
+
+@dataclass(frozen=True)
+class ActiveLine:
+    """A line of an open or completed appointment, holding the staff member's time."""
+
+    appointment_id: str
+    service_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A staff member's week and time off, in the outlet's wall-clock time."""
+
+    timezone: ZoneInfo
+    working_hours: Mapping[str, Sequence[tuple[time, time]]]
+    time_off: Sequence[tuple[datetime, datetime]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    service: ServicePolicy
+    starts_at: datetime
+    ends_at: datetime
+    exclude_appointment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    reason: Reason
+    current_bookings: int
+    max_capacity: int
+    staff_free: bool = True
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is Reason.OK
+
+    @property
+    def capacity_reached(self) -> bool:
+        return self.current_bookings >= self.max_capacity
+
+    @property
+    def available_capacity(self) -> int:
+        """Spots left in the session; none when the staff member is taken otherwise."""
+        if not self.staff_free:
+            return 0
+        return max(0, self.max_capacity - self.current_bookings)
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    """Half-open intervals: back to back is not an overlap."""
+    return a_start < b_end and b_start < a_end
+
+
+def parse_working_hours(raw: Mapping[str, Iterable[Mapping[str, str]]]) -> dict[str, list[tuple[time, time]]]:
+    return {
+        day: [(time.fromisoformat(i["start"]), time.fromisoformat(i["end"])) for i in intervals]
+        for day, intervals in raw.items()
+    }
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime | None:
+    """The instant of a wall-clock time; None when that time does not exist (DST gap).
+
+    An ambiguous time (DST fold) means its first occurrence.
+    """
+    naive = datetime.combine(day, at)
+    aware = naive.replace(tzinfo=zone, fold=0)
+    round_trip = aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:
+        return None
+    return aware.astimezone(ZoneInfo("UTC"))
+
+
+def within_schedule(schedule: Schedule, starts_at: datetime, ends_at: datetime) -> bool:
+    """Inside one working interval of the local day, and clear of all time off."""
+    local_start = starts_at.astimezone(schedule.timezone).replace(tzinfo=None)
+    local_end = ends_at.astimezone(schedule.timezone).replace(tzinfo=None)
+    if local_end.date() != local_start.date():
+        return False
+    day = WEEKDAYS[local_start.weekday()]
+    start_clock, end_clock = local_start.time(), local_end.time()
+    if not any(
+        begin <= start_clock and end_clock <= finish
+        for begin, finish in schedule.working_hours.get(day, ())
+    ):
+        return False
+    return not any(
+        off_start < local_end and local_start < off_end
+        for off_start, off_end in schedule.time_off
+    )
+
+
+def decide(
+    candidate: Candidate,
+    staff_lines: Iterable[ActiveLine],
+    schedule: Schedule,
+    now: datetime,
+) -> Decision:
+    """Whether one service line may be booked for a staff member, and why not.
+
+    ``staff_lines`` are that staff member's active lines (any service) around the
+    candidate; lines of ``candidate.exclude_appointment_id`` are ignored.
+    """
+    policy = candidate.service
+    same_session = 0
+    busy_elsewhere = False
+    staggered = False
+    for line in staff_lines:
+        if line.appointment_id == candidate.exclude_appointment_id:
+            continue
+        if not overlaps(line.starts_at, line.ends_at, candidate.starts_at, candidate.ends_at):
+            continue
+        if line.service_id != policy.service_id:
+            busy_elsewhere = True
+        elif line.starts_at == candidate.starts_at and line.ends_at == candidate.ends_at:
+            same_session += 1
+        elif policy.allow_parallel_bookings:
+            staggered = True
+        else:
+            same_session += 1
+
+    if not within_schedule(schedule, candidate.starts_at, candidate.ends_at):
+        reason = Reason.STAFF_UNAVAILABLE
+    elif busy_elsewhere or staggered:
+        reason = Reason.STAFF_BUSY
+    elif not policy.allow_parallel_bookings:
+        reason = Reason.SLOT_TAKEN if same_session else Reason.OK
+    else:
+        reason = Reason.CAPACITY_REACHED if same_session >= policy.capacity else Reason.OK
+    staff_free = reason not in (Reason.STAFF_UNAVAILABLE, Reason.STAFF_BUSY)
+    if candidate.starts_at < now:
+        reason = Reason.IN_PAST
+    return Decision(reason, same_session, policy.capacity, staff_free)
+
+
+def can_transition(current: str, target: str) -> bool | None:
+    """True: allowed; None: a repeat of what already happened (harmless); False: refused."""
+    if current == target:
+        return None
+    if target == "confirmed":
+        return current == "pending"
+    if target in ("cancelled", "no_show", "completed"):
+        return current in OPEN_STATUSES
+    return False

@@ -1,0 +1,1 @@
+"""Outlets, staff (with working hours and time off), services and customers."""

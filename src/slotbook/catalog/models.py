@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotbook.db import Base, TenantScoped, UTCDateTime
+
+
+class Outlet(TenantScoped, Base):
+    __tablename__ = "outlets"
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Service(TenantScoped, Base):
+    __tablename__ = "services"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "slug"),)
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    slug: Mapped[str] = mapped_column(sa.String(80))
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+    description: Mapped[str | None] = mapped_column(sa.Text())
+    duration: Mapped[int] = mapped_column(sa.Integer())
+    price_type: Mapped[str | None] = mapped_column(sa.String(16))
+    base_price: Mapped[int | None] = mapped_column(sa.BigInteger())
+    currency: Mapped[str | None] = mapped_column(sa.String(3))
+    allow_parallel_bookings: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    max_parallel_bookings: Mapped[int] = mapped_column(sa.Integer(), default=1)
+    slot_interval: Mapped[int] = mapped_column(sa.Integer())
+    active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def capacity(self) -> int:
+        """Effective capacity: a single-booking service holds one customer."""
+        return self.max_parallel_bookings if self.allow_parallel_bookings else 1
+
+
+class Staff(TenantScoped, Base):
+    __tablename__ = "staff"
+
+    outlet_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("outlets.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # {"monday": [{"start": "09:00", "end": "17:00"}], ...}, local wall-clock at the outlet.
+    working_hours: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+    active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StaffService(Base):
+    """Which services a staff member offers."""
+
+    __tablename__ = "staff_services"
+
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class TimeOff(TenantScoped, Base):
+    __tablename__ = "time_off"
+
+    staff_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    # Local wall-clock at the outlet, as entered.
+    start: Mapped[datetime] = mapped_column(sa.DateTime(timezone=False))
+    end: Mapped[datetime] = mapped_column(sa.DateTime(timezone=False))
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Customer(TenantScoped, Base):
+    __tablename__ = "customers"
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
+from slotbook.repository import TenantRepository
+
+
+class OutletRepository(TenantRepository[Outlet]):
+    model = Outlet
+    label = "Outlet"
+
+    def listing(self) -> sa.Select[tuple[Outlet]]:
+        return self.base_query().order_by(Outlet.name, Outlet.id)
+
+
+class ServiceRepository(TenantRepository[Service]):
+    model = Service
+    label = "Service"
+
+    def listing(self) -> sa.Select[tuple[Service]]:
+        return self.base_query().order_by(Service.name, Service.id)
+
+    async def slugs_like(self, base: str) -> set[str]:
+        stmt = self.base_query().where(
+            sa.or_(Service.slug == base, Service.slug.like(f"{base}-%"))
+        )
+        return {service.slug for service in (await self.session.execute(stmt)).scalars()}
+
+    async def slug_taken(self, slug: str, *, other_than: str | None = None) -> bool:
+        stmt = self.base_query().where(Service.slug == slug)
+        if other_than is not None:
+            stmt = stmt.where(Service.id != other_than)
+        return (await self.session.execute(stmt.limit(1))).first() is not None
+
+
+class StaffRepository(TenantRepository[Staff]):
+    model = Staff
+    label = "Staff member"
+
+    def listing(self, outlet_id: str | None) -> sa.Select[tuple[Staff]]:
+        stmt = self.base_query().order_by(Staff.name, Staff.id)
+        if outlet_id is not None:
+            stmt = stmt.where(Staff.outlet_id == outlet_id)
+        return stmt
+
+    async def service_ids_by_staff(self, staff_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The services each staff member offers, for many staff in one query."""
+        offered: dict[str, list[str]] = defaultdict(list)
+        if not staff_ids:
+            return offered
+        stmt = (
+            sa.select(StaffService.staff_id, StaffService.service_id)
+            .where(StaffService.tenant_id == self.tenant_id)
+            .where(StaffService.staff_id.in_(set(staff_ids)))
+            .order_by(StaffService.service_id)
+        )
+        for staff_id, service_id in await self.session.execute(stmt):
+            offered[staff_id].append(service_id)
+        return offered
+
+    async def replace_services(self, staff_id: str, service_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            sa.delete(StaffService)
+            .where(StaffService.tenant_id == self.tenant_id)
+            .where(StaffService.staff_id == staff_id)
+        )
+        for service_id in dict.fromkeys(service_ids):
+            self.session.add(
+                StaffService(tenant_id=self.tenant_id, staff_id=staff_id, service_id=service_id)
+            )
+
+    async def offering(
+        self, outlet_id: str, service_id: str, staff_id: str | None
+    ) -> list[Staff]:
+        """Active staff of an outlet who offer a service, by name."""
+        stmt = (
+            self.base_query()
+            .join(StaffService, StaffService.staff_id == Staff.id)
+            .where(StaffService.tenant_id == self.tenant_id)
+            .where(StaffService.service_id == service_id)
+            .where(Staff.outlet_id == outlet_id, Staff.active.is_(True))
+            .order_by(Staff.name, Staff.id)
+        )
+        if staff_id is not None:
+            stmt = stmt.where(Staff.id == staff_id)
+        return list((await self.session.execute(stmt)).scalars())
+
+
+class TimeOffRepository(TenantRepository[TimeOff]):
+    model = TimeOff
+    label = "Time off"
+
+    def listing(self, staff_id: str) -> sa.Select[tuple[TimeOff]]:
+        return self.base_query().where(TimeOff.staff_id == staff_id).order_by(TimeOff.start)
+
+    async def overlapping(
+        self, staff_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[TimeOff]:
+        """Time off of these staff overlapping local [start, end)."""
+        if not staff_ids:
+            return []
+        stmt = (
+            self.base_query()
+            .where(TimeOff.staff_id.in_(set(staff_ids)))
+            .where(TimeOff.start < end, TimeOff.end > start)
+            .order_by(TimeOff.start)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def delete(self, time_off: TimeOff) -> None:
+        await self.session.delete(time_off)
+
+
+class CustomerRepository(TenantRepository[Customer]):
+    model = Customer
+    label = "Customer"
+
+    def listing(self, query: str | None) -> sa.Select[tuple[Customer]]:
+        stmt = self.base_query().order_by(Customer.name, Customer.id)
+        if query:
+            pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_"
+            ) + "%"
+            stmt = stmt.where(
+                sa.or_(
+                    sa.func.lower(Customer.name).like(pattern, escape="\\"),
+                    sa.func.lower(Customer.email).like(pattern, escape="\\"),
+                    sa.func.lower(Customer.phone).like(pattern, escape="\\"),
+                )
+            )
+        return stmt
+
+    async def find_by_email(self, email: str) -> Customer | None:
+        stmt = self.base_query().where(sa.func.lower(Customer.email) == email.lower())
+        return (await self.session.execute(stmt.order_by(Customer.id).limit(1))).scalar_one_or_none()

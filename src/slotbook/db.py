@@ -1,0 +1,199 @@
+"""Engine, sessions and the one place a request's transaction is committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+
+from slotbook.errors import ServiceBusy
+from slotbook.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on PostgreSQL (timestamptz) and SQLite (naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantScoped:
+    """Columns every tenant-owned table carries."""
+
+    id: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(settings: Settings, *, url: str | None = None) -> Database:
+    url = url or settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url, settings)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args={
+                "timeout": settings.db_connect_timeout_seconds,
+                # Bounded waits: a lock or a statement never hangs a worker.
+                "server_settings": {
+                    "lock_timeout": str(settings.lock_timeout_ms),
+                    "statement_timeout": "15000",
+                    "idle_in_transaction_session_timeout": "30000",
+                },
+            },
+        )
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Each checkout gets a fresh connection: SQLite connections are cheap and this keeps
+    # a worker from holding a file lock between requests.
+    engine = create_async_engine(url, poolclass=NullPool)
+    busy_timeout = settings.sqlite_busy_timeout_ms
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writing requests begin IMMEDIATE: SQLite's write lock is taken at BEGIN, in every
+        # process, so a booking's count and insert cannot interleave with another's.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+_UNAVAILABLE_SQLSTATES = {
+    "55P03",  # lock_not_available (lock_timeout)
+    "57014",  # query_canceled (statement_timeout)
+    "53300",  # too_many_connections
+    "57P01",  # admin_shutdown (backend terminated)
+    "57P02",
+    "57P03",
+    "08000",
+    "08003",
+    "08006",
+}
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "try again shortly" rather than a bug."""
+    if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = sqlstate(exc)
+        if code in _UNAVAILABLE_SQLSTATES or code in RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(exc, OperationalError | InterfaceError):
+            return True
+    return False
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed here, before the response is sent.
+
+    Used with ``scope="function"`` so FastAPI runs the commit as soon as the endpoint
+    returns; a failing commit therefore still becomes an error response.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        if database.is_sqlite and request.method not in ("GET", "HEAD", "OPTIONS"):
+            locks_on = not request.app.state.settings.unsafe_disable_booking_locks
+            await _begin(session, "IMMEDIATE" if locks_on else "DEFERRED")
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def _begin(session: AsyncSession, mode: str) -> None:
+    try:
+        await session.connection(execution_options={"sqlite_begin": mode})
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise ServiceBusy() from exc
+        raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]

@@ -1,0 +1,72 @@
+"""Tenant-scoped data access: every query of a tenant's rows starts from ``base_query``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from slotbook.db import TenantScoped
+from slotbook.errors import InvalidInput, NotFound
+from slotbook.ids import new_id
+
+ModelT = TypeVar("ModelT", bound=TenantScoped)
+
+
+class TenantRepository(Generic[ModelT]):
+    model: ClassVar[type[Any]]
+    label: ClassVar[str] = "Item"
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def base_query(self) -> sa.Select[tuple[ModelT]]:
+        """The one place tenant scoping happens: callers add filters to this."""
+        return sa.select(self.model).where(self.model.tenant_id == self.tenant_id)
+
+    async def get(self, item_id: str, *, for_update: bool = False) -> ModelT | None:
+        stmt = self.base_query().where(self.model.id == item_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        result: ModelT | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return result
+
+    async def get_or_404(self, item_id: str, *, for_update: bool = False) -> ModelT:
+        item = await self.get(item_id, for_update=for_update)
+        if item is None:
+            raise NotFound(f"{self.label} not found")
+        return item
+
+    async def get_for_field(self, item_id: str, field: str) -> ModelT:
+        """An id given in a request body: unknown or foreign ids are 422 naming the field."""
+        item = await self.get(item_id)
+        if item is None:
+            raise InvalidInput(f"{field}: unknown {self.label.lower()} id", field=field)
+        return item
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, ModelT]:
+        if not ids:
+            return {}
+        stmt = self.base_query().where(self.model.id.in_(set(ids)))
+        return {item.id: item for item in (await self.session.execute(stmt)).scalars()}
+
+    async def page(
+        self, stmt: sa.Select[tuple[ModelT]], *, limit: int, offset: int
+    ) -> tuple[list[ModelT], int]:
+        total_stmt = sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+        total = (await self.session.execute(total_stmt)).scalar_one()
+        items = (await self.session.execute(stmt.limit(limit).offset(offset))).scalars().all()
+        return list(items), int(total)
+
+    def add(self, item: ModelT) -> ModelT:
+        if not item.id:
+            item.id = new_id()
+        item.tenant_id = self.tenant_id
+        self.session.add(item)
+        return item
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,181 @@
+"""A small client for tests: sets up a business and speaks the API as a client would."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+EVERY_DAY_8_TO_22 = {day: [{"start": "08:00", "end": "22:00"}] for day in DAYS}
+MONDAY = "2026-12-07"
+TUESDAY = "2026-12-08"
+CONFLICT_DETAIL = "Time slot conflicts with existing appointments or capacity limit reached"
+_counter = itertools.count(1)
+
+
+def unique_email(prefix: str = "owner") -> str:
+    return f"{prefix}{next(_counter)}@example.com"
+
+
+class Api:
+    """Calls the API as one tenant user; every call asserts the status it expects."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str | None = None) -> None:
+        self.client = client
+        self.token = token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        expect: int | None = None,
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+    ) -> httpx.Response:
+        response = await self.client.request(
+            method,
+            f"/api/v1{path}",
+            json=json,
+            params=params,
+            headers={**self.headers, **(headers or {})},
+        )
+        if expect is not None:
+            assert response.status_code == expect, (
+                f"{method} {path}: expected {expect}, got {response.status_code}: {response.text}"
+            )
+        return response
+
+    async def post(self, path: str, json: Any = None, *, expect: int | None = 201, **kw: Any) -> Any:
+        return (await self.request("POST", path, json, expect=expect, **kw)).json()
+
+    async def get(self, path: str, *, expect: int | None = 200, **kw: Any) -> Any:
+        return (await self.request("GET", path, expect=expect, **kw)).json()
+
+    async def patch(self, path: str, json: Any, *, expect: int | None = 200, **kw: Any) -> Any:
+        return (await self.request("PATCH", path, json, expect=expect, **kw)).json()
+
+    async def put(self, path: str, json: Any = None, *, expect: int | None = 200, **kw: Any) -> Any:
+        return (await self.request("PUT", path, json, expect=expect, **kw)).json()
+
+    # Setting up a business
+
+    async def signup(
+        self, business_name: str = "Lotus Yoga", email: str | None = None, password: str = "correct-horse-1"
+    ) -> dict[str, Any]:
+        body = await self.post(
+            "/auth/signup",
+            {"business_name": business_name, "email": email or unique_email(), "password": password},
+        )
+        self.token = body["access_token"]
+        return dict(body)
+
+    def as_user(self, token: str) -> Api:
+        return Api(self.client, token)
+
+    async def outlet(self, name: str = "Main Studio", timezone: str = "Europe/London") -> dict[str, Any]:
+        return dict(await self.post("/outlets", {"name": name, "timezone": timezone}))
+
+    async def service(
+        self,
+        name: str,
+        *,
+        parallel: bool = False,
+        capacity: int = 1,
+        duration: int = 60,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "duration": duration,
+            "allow_parallel_bookings": parallel,
+            "max_parallel_bookings": capacity,
+            **extra,
+        }
+        return dict(await self.post("/services", body))
+
+    async def staff(
+        self,
+        name: str,
+        outlet: dict[str, Any],
+        services: list[dict[str, Any]],
+        working_hours: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "outlet_id": outlet["id"],
+            "service_ids": [s["id"] for s in services],
+            "working_hours": EVERY_DAY_8_TO_22 if working_hours is None else working_hours,
+        }
+        return dict(await self.post("/staff", body))
+
+    async def customer(self, name: str | None = None) -> dict[str, Any]:
+        number = next(_counter)
+        return dict(
+            await self.post(
+                "/customers",
+                {"name": name or f"Customer {number}", "email": f"customer{number}@example.com"},
+            )
+        )
+
+    async def book_response(
+        self,
+        outlet: dict[str, Any],
+        customer: dict[str, Any],
+        lines: list[tuple[dict[str, Any], dict[str, Any]]],
+        *,
+        date: str = MONDAY,
+        start: str = "10:00",
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {
+            "outlet_id": outlet["id"],
+            "customer_id": customer["id"],
+            "appointment_date": date,
+            "start_time": start,
+            "services": [{"service_id": svc["id"], "staff_id": st["id"]} for svc, st in lines],
+            **extra,
+        }
+        return await self.request("POST", "/appointments", body)
+
+    async def book(
+        self,
+        outlet: dict[str, Any],
+        service: dict[str, Any],
+        staff: dict[str, Any],
+        *,
+        customer: dict[str, Any] | None = None,
+        date: str = MONDAY,
+        start: str = "10:00",
+        expect: int = 201,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        customer = customer or await self.customer()
+        response = await self.book_response(
+            outlet, customer, [(service, staff)], date=date, start=start, **extra
+        )
+        assert response.status_code == expect, (
+            f"booking {date} {start}: expected {expect}, got {response.status_code}: {response.text}"
+        )
+        return dict(response.json())
+
+    async def cancel(self, appointment: dict[str, Any], *, expect: int = 200) -> dict[str, Any]:
+        return dict(await self.put(f"/appointments/{appointment['id']}/cancel", expect=expect))
+
+    async def reschedule(
+        self, appointment: dict[str, Any], date: str, start: str, *, expect: int = 200
+    ) -> dict[str, Any]:
+        return dict(
+            await self.put(
+                f"/appointments/{appointment['id']}/reschedule",
+                {"new_date": date, "new_start_time": start},
+                expect=expect,
+            )
+        )
