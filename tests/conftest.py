@@ -104,3 +104,21 @@ def _no_env_leak() -> Iterator[None]:
     yield
     after = {k: v for k, v in os.environ.items() if k.startswith("SLOTBOOK_") and k != POSTGRES_ENV}
     assert before == after, "a test changed SLOTBOOK_* environment variables"
+
+
+@pytest.fixture
+async def fresh_database_url(
+    backend: str, sqlite_template: SqliteTemplate, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A migrated database of the test's own, for a live server (which uses real time)."""
+    if backend == "sqlite":
+        yield sqlite_template.fresh_url()
+        return
+    admin_url = postgres_admin_url()
+    assert admin_url is not None
+    database = PostgresDatabase(admin_url)
+    await database.create()
+    try:
+        yield database.url
+    finally:
+        await database.drop()

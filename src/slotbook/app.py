@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from slotbook import __version__
 from slotbook.auth.routes import router as auth_router
+from slotbook.availability.routes import router as availability_router
 from slotbook.booking.routes import router as booking_router
 from slotbook.catalog.routes import router as catalog_router
 from slotbook.clock import Clock, SystemClock
@@ -22,7 +23,9 @@ from slotbook.errors import DomainError, ServiceBusy
 from slotbook.health import router as health_router
 from slotbook.logging import configure_logging
 from slotbook.middleware import BodyLimit, RequestContext
+from slotbook.public.routes import router as public_router
 from slotbook.settings import Settings, get_settings
+from slotbook.web.routes import router as web_router
 
 log = structlog.get_logger("slotbook.app")
 API_PREFIX = "/api/v1"
@@ -51,8 +54,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.secret_key = settings.resolved_secret_key()
 
     app.include_router(health_router)
-    for router in (auth_router, catalog_router, booking_router):
+    for router in (auth_router, catalog_router, booking_router, availability_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(public_router, prefix=f"{API_PREFIX}/public")
+    app.include_router(web_router)
     _register_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

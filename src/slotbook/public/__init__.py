@@ -1,0 +1,1 @@
+"""Public booking endpoints for customers (no login), under /api/v1/public."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the customers' booking page and the front-desk day view."""
