@@ -23,7 +23,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.WriteLoggerFactory(file=_FlushingStderr()),
+        logger_factory=structlog.WriteLoggerFactory(file=_FlushingStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

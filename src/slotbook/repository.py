@@ -23,7 +23,7 @@ class TenantRepository(Generic[ModelT]):
         self.session = session
         self.tenant_id = tenant_id
 
-    def base_query(self) -> sa.Select[tuple[ModelT]]:
+    def base_query(self) -> sa.Select[ModelT]:
         """The one place tenant scoping happens: callers add filters to this."""
         return sa.select(self.model).where(self.model.tenant_id == self.tenant_id)
 
@@ -54,7 +54,7 @@ class TenantRepository(Generic[ModelT]):
         return {item.id: item for item in (await self.session.execute(stmt)).scalars()}
 
     async def page(
-        self, stmt: sa.Select[tuple[ModelT]], *, limit: int, offset: int
+        self, stmt: sa.Select[ModelT], *, limit: int, offset: int
     ) -> tuple[list[ModelT], int]:
         total_stmt = sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
         total = (await self.session.execute(total_stmt)).scalar_one()

@@ -144,7 +144,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .values(status=status)
         )
 
-    def listing(self, filters: AppointmentFilters) -> sa.Select[tuple[Appointment]]:
+    def listing(self, filters: AppointmentFilters) -> sa.Select[Appointment]:
         stmt = self.base_query().order_by(Appointment.starts_at, Appointment.id)
         if filters.outlet_id:
             stmt = stmt.where(Appointment.outlet_id == filters.outlet_id)
@@ -168,7 +168,12 @@ class AppointmentRepository(TenantRepository[Appointment]):
         return stmt
 
     def add_event(
-        self, appointment_id: str, type_: str, at: datetime, user_id: str | None, data: dict[str, Any]
+        self,
+        appointment_id: str,
+        type_: str,
+        at: datetime,
+        user_id: str | None,
+        data: dict[str, Any],
     ) -> None:
         self.session.add(
             AppointmentEvent(
@@ -204,7 +209,9 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(AppointmentLine.service_id == service_id)
             .where(AppointmentLine.starts_at >= after)
             .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
-            .group_by(AppointmentLine.staff_id, Staff.name, Outlet.timezone, AppointmentLine.starts_at)
+            .group_by(
+                AppointmentLine.staff_id, Staff.name, Outlet.timezone, AppointmentLine.starts_at
+            )
             .having(bookings > capacity)
             .order_by(AppointmentLine.starts_at, Staff.name)
         )

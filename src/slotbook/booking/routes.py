@@ -44,7 +44,10 @@ IdempotencyKey = Annotated[
 
 @router.post("/appointments", status_code=201, response_model=AppointmentOut, responses=WRITE)
 async def create_appointment(
-    data: AppointmentCreate, ctx: Context, session: SessionDep, idempotency_key: IdempotencyKey = None
+    data: AppointmentCreate,
+    ctx: Context,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> object:
     if idempotency_key is None:
         return await service.create_appointment(session, ctx, data)
@@ -117,12 +120,16 @@ async def cancel(
     return await service.transition(session, ctx, appointment_id, "cancelled", reason)
 
 
-@router.put("/appointments/{appointment_id}/no-show", response_model=AppointmentOut, responses=WRITE)
+@router.put(
+    "/appointments/{appointment_id}/no-show", response_model=AppointmentOut, responses=WRITE
+)
 async def no_show(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
     return await service.transition(session, ctx, appointment_id, "no_show")
 
 
-@router.put("/appointments/{appointment_id}/confirm", response_model=AppointmentOut, responses=WRITE)
+@router.put(
+    "/appointments/{appointment_id}/confirm", response_model=AppointmentOut, responses=WRITE
+)
 async def confirm(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
     return await service.transition(session, ctx, appointment_id, "confirmed")
 

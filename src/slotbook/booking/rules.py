@@ -96,7 +96,9 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
     return a_start < b_end and b_start < a_end
 
 
-def parse_working_hours(raw: Mapping[str, Iterable[Mapping[str, str]]]) -> dict[str, list[tuple[time, time]]]:
+def parse_working_hours(
+    raw: Mapping[str, Iterable[Mapping[str, str]]],
+) -> dict[str, list[tuple[time, time]]]:
     return {
         day: [(time.fromisoformat(i["start"]), time.fromisoformat(i["end"])) for i in intervals]
         for day, intervals in raw.items()
@@ -130,8 +132,7 @@ def within_schedule(schedule: Schedule, starts_at: datetime, ends_at: datetime) 
     ):
         return False
     return not any(
-        off_start < local_end and local_start < off_end
-        for off_start, off_end in schedule.time_off
+        off_start < local_end and local_start < off_end for off_start, off_end in schedule.time_off
     )
 
 

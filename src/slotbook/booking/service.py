@@ -142,9 +142,7 @@ async def load_schedules(
     }
 
 
-def log_decision(
-    tenant_id: str, line: PlannedLine, decision: rules.Decision
-) -> None:
+def log_decision(tenant_id: str, line: PlannedLine, decision: rules.Decision) -> None:
     log.info(
         "parallel_booking_capacity_check",
         tenant_id=tenant_id,
@@ -196,14 +194,18 @@ async def check_lines(
     )
     for line in planned:
         decision = rules.decide(
-            rules.Candidate(policy_of(line.service), line.starts_at, line.ends_at, exclude_appointment_id),
+            rules.Candidate(
+                policy_of(line.service), line.starts_at, line.ends_at, exclude_appointment_id
+            ),
             lines.get(line.staff.id, ()),
             schedules[line.staff.id],
             ctx.now,
         )
         log_decision(ctx.tenant_id, line, decision)
         if decision.reason is rules.Reason.IN_PAST:
-            raise InvalidInput("start_time: the appointment would start in the past", field="start_time")
+            raise InvalidInput(
+                "start_time: the appointment would start in the past", field="start_time"
+            )
         if not decision.allowed:
             extra: dict[str, Any] = {}
             if decision.reason is rules.Reason.CAPACITY_REACHED:
@@ -220,7 +222,9 @@ async def _plan(
     tenant_id = ctx.tenant_id
     outlet = await OutletRepository(session, tenant_id).get_for_field(data.outlet_id, "outlet_id")
     await CustomerRepository(session, tenant_id).get_for_field(data.customer_id, "customer_id")
-    services = await ServiceRepository(session, tenant_id).get_many([s.service_id for s in data.services])
+    services = await ServiceRepository(session, tenant_id).get_many(
+        [s.service_id for s in data.services]
+    )
     staff_repo = StaffRepository(session, tenant_id)
     staff = await staff_repo.get_many([s.staff_id for s in data.services])
     offered = await staff_repo.service_ids_by_staff(list(staff))
@@ -232,7 +236,9 @@ async def _plan(
         service = services.get(requested.service_id)
         member = staff.get(requested.staff_id)
         if service is None or not service.active:
-            raise InvalidInput(f"{where}.service_id: unknown or inactive service", field=f"{where}.service_id")
+            raise InvalidInput(
+                f"{where}.service_id: unknown or inactive service", field=f"{where}.service_id"
+            )
         if member is None:
             raise InvalidInput(f"{where}.staff_id: unknown staff member", field=f"{where}.staff_id")
         _check_staff_can_serve(member, service, outlet, offered.get(member.id, []), where)
@@ -309,7 +315,16 @@ async def create_appointment(
 
     appointment = await _locked(session, ctx, write)
     lines = [
-        LineView(appointment.id, p.position, p.service.id, p.service.name, p.staff.id, p.staff.name, p.starts_at, p.ends_at)
+        LineView(
+            appointment.id,
+            p.position,
+            p.service.id,
+            p.service.name,
+            p.staff.id,
+            p.staff.name,
+            p.starts_at,
+            p.ends_at,
+        )
         for p in planned
     ]
     return appointment_out(appointment, lines, zone)
@@ -353,7 +368,9 @@ async def reschedule(
     outlet = await OutletRepository(session, ctx.tenant_id).get_or_404(appointment.outlet_id)
     zone = zone_of(outlet)
     rows = await repo.line_rows(appointment.id)
-    services = await ServiceRepository(session, ctx.tenant_id).get_many([r.service_id for r in rows])
+    services = await ServiceRepository(session, ctx.tenant_id).get_many(
+        [r.service_id for r in rows]
+    )
     staff_repo = StaffRepository(session, ctx.tenant_id)
     staff = await staff_repo.get_many([r.staff_id for r in rows])
     offered = await staff_repo.service_ids_by_staff(list(staff))
@@ -361,7 +378,9 @@ async def reschedule(
     planned: list[PlannedLine] = []
     for row in rows:
         service, member = services[row.service_id], staff[row.staff_id]
-        _check_staff_can_serve(member, service, outlet, offered.get(member.id, []), f"services[{row.position}]")
+        _check_staff_can_serve(
+            member, service, outlet, offered.get(member.id, []), f"services[{row.position}]"
+        )
         end = cursor + (row.ends_at - row.starts_at)
         planned.append(PlannedLine(row.position, member, service, cursor, end))
         cursor = end
@@ -375,10 +394,15 @@ async def reschedule(
         for row, line in zip(rows, planned, strict=True):
             row.starts_at, row.ends_at = line.starts_at, line.ends_at
         appointment.starts_at, appointment.ends_at = planned[0].starts_at, planned[-1].ends_at
-        appointment.appointment_date, appointment.start_time = _local_clock(planned[0].starts_at, zone)
+        appointment.appointment_date, appointment.start_time = _local_clock(
+            planned[0].starts_at, zone
+        )
         appointment.end_time = _local_clock(planned[-1].ends_at, zone)[1]
         repo.add_event(
-            appointment.id, "rescheduled", ctx.now, ctx.principal.user_id,
+            appointment.id,
+            "rescheduled",
+            ctx.now,
+            ctx.principal.user_id,
             {"from": before, "to": _when(appointment)},
         )
         await session.flush()
@@ -411,7 +435,12 @@ TRANSITION_EVENTS = {
     "confirmed": "confirmed",
     "completed": "completed",
 }
-ACTIONS = {"cancelled": "cancel", "no_show": "mark as no-show", "confirmed": "confirm", "completed": "complete"}
+ACTIONS = {
+    "cancelled": "cancel",
+    "no_show": "mark as no-show",
+    "confirmed": "confirm",
+    "completed": "complete",
+}
 
 
 async def transition(
@@ -443,15 +472,19 @@ async def transition(
         data: dict[str, Any] = {"from_status": previous}
         if reason:
             data["reason"] = reason
-        repo.add_event(appointment.id, TRANSITION_EVENTS[target], ctx.now, ctx.principal.user_id, data)
+        repo.add_event(
+            appointment.id, TRANSITION_EVENTS[target], ctx.now, ctx.principal.user_id, data
+        )
         await session.flush()
     return await get_appointment(session, ctx, appointment.id)
 
 
-def appointment_out(appointment: Appointment, lines: Sequence[LineView], zone: ZoneInfo) -> AppointmentOut:
+def appointment_out(
+    appointment: Appointment, lines: Sequence[LineView], zone: ZoneInfo
+) -> AppointmentOut:
     return AppointmentOut(
         id=appointment.id,
-        status=appointment.status,  # type: ignore[arg-type]
+        status=appointment.status,
         outlet_id=appointment.outlet_id,
         customer_id=appointment.customer_id,
         appointment_date=appointment.appointment_date,
@@ -479,13 +512,17 @@ async def _render(
 ) -> list[AppointmentOut]:
     repo = AppointmentRepository(session, tenant_id)
     lines = await repo.lines_of([a.id for a in appointments])
-    outlets = await OutletRepository(session, tenant_id).get_many([a.outlet_id for a in appointments])
+    outlets = await OutletRepository(session, tenant_id).get_many(
+        [a.outlet_id for a in appointments]
+    )
     return [
         appointment_out(a, lines.get(a.id, []), zone_of(outlets[a.outlet_id])) for a in appointments
     ]
 
 
-async def get_appointment(session: AsyncSession, ctx: BookingContext, appointment_id: str) -> AppointmentOut:
+async def get_appointment(
+    session: AsyncSession, ctx: BookingContext, appointment_id: str
+) -> AppointmentOut:
     appointment = await AppointmentRepository(session, ctx.tenant_id).get_or_404(appointment_id)
     return (await _render(session, ctx.tenant_id, [appointment]))[0]
 
@@ -498,19 +535,26 @@ async def list_appointments(
     return Page(items=await _render(session, ctx.tenant_id, items), total=total)
 
 
-async def history(session: AsyncSession, ctx: BookingContext, appointment_id: str) -> Page[HistoryItem]:
+async def history(
+    session: AsyncSession, ctx: BookingContext, appointment_id: str
+) -> Page[HistoryItem]:
     repo = AppointmentRepository(session, ctx.tenant_id)
     await repo.get_or_404(appointment_id)
     events = await repo.events_of(appointment_id)
     return Page(items=[HistoryItem.model_validate(e) for e in events], total=len(events))
 
 
-async def overfull_session_warnings(session: AsyncSession, service: Service, now: datetime) -> list[str]:
+async def overfull_session_warnings(
+    session: AsyncSession, service: Service, now: datetime
+) -> list[str]:
     """Grandfathered sessions: future sessions now holding more than the capacity."""
     repo = AppointmentRepository(session, service.tenant_id)
     capacity = service.capacity
-    return [
-        f"Note: {found.bookings} bookings exist but capacity is now {capacity} "
-        f"({found.starts_at.astimezone(ZoneInfo(found.timezone)):%Y-%m-%d %H:%M} {found.staff_name})"
-        for found in await repo.overfull_sessions(service.id, capacity, now)
-    ]
+    warnings = []
+    for found in await repo.overfull_sessions(service.id, capacity, now):
+        local_start = found.starts_at.astimezone(ZoneInfo(found.timezone))
+        warnings.append(
+            f"Note: {found.bookings} bookings exist but capacity is now {capacity} "
+            f"({local_start:%Y-%m-%d %H:%M} {found.staff_name})"
+        )
+    return warnings
