@@ -63,18 +63,15 @@ class AppointmentRepository(TenantRepository[Appointment]):
         )
         await self.session.execute(stmt)
 
-    async def active_lines(
+    def active_lines_query(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> dict[str, list[ActiveLine]]:
-        """Active lines of these staff overlapping [start, end), in one query.
+    ) -> sa.Select[str, str, str, datetime, datetime]:
+        """Active lines of these staff overlapping [start, end).
 
         The lower bound on ``starts_at`` (no line is longer than a day) keeps the scan a
         range on idx_appointment_parallel_booking_capacity.
         """
-        by_staff: dict[str, list[ActiveLine]] = defaultdict(list)
-        if not staff_ids:
-            return by_staff
-        stmt = (
+        return (
             sa.select(
                 AppointmentLine.staff_id,
                 AppointmentLine.appointment_id,
@@ -83,16 +80,23 @@ class AppointmentRepository(TenantRepository[Appointment]):
                 AppointmentLine.ends_at,
             )
             .where(AppointmentLine.tenant_id == self.tenant_id)
-            .where(AppointmentLine.staff_id.in_(set(staff_ids)))
+            .where(AppointmentLine.staff_id.in_(sorted(set(staff_ids))))
             .where(AppointmentLine.starts_at > start - LONGEST_LINE)
             .where(AppointmentLine.starts_at < end)
             .where(AppointmentLine.ends_at > start)
             .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
             .order_by(AppointmentLine.starts_at)
         )
-        for staff_id, appointment_id, service_id, starts_at, ends_at in await self.session.execute(
-            stmt
-        ):
+
+    async def active_lines(
+        self, staff_ids: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[ActiveLine]]:
+        """Active lines per staff member, for many staff in one query."""
+        by_staff: dict[str, list[ActiveLine]] = defaultdict(list)
+        if not staff_ids:
+            return by_staff
+        rows = await self.session.execute(self.active_lines_query(staff_ids, start, end))
+        for staff_id, appointment_id, service_id, starts_at, ends_at in rows:
             by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
         return by_staff
 
