@@ -7,6 +7,7 @@ import asyncio
 import typer
 import uvicorn
 
+from slotbook.logging import configure_logging
 from slotbook.settings import get_settings
 
 app = typer.Typer(help="Slotbook booking backend.", no_args_is_help=True)
@@ -22,6 +23,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and the booking pages)."""
     settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     settings.resolved_secret_key()  # create the shared key before workers start
     typer.echo(f"Slotbook on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
@@ -31,6 +33,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
+        log_config=None,
         log_level="warning",
     )
 
