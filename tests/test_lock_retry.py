@@ -1,0 +1,64 @@
+"""Deadlocks and serialization failures are retried a bounded number of times, then 503."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from slotbook.booking.repository import AppointmentRepository
+from tests.scenarios import open_studio
+from tests.support import Api
+
+
+class _DriverDeadlock(Exception):
+    sqlstate = "40P01"
+
+
+def _deadlocking(times: int) -> Any:
+    real_lock = AppointmentRepository.lock_staff
+    calls = {"count": 0}
+
+    async def lock_staff(self: AppointmentRepository, staff_ids: Sequence[str]) -> None:
+        calls["count"] += 1
+        if calls["count"] <= times:
+            raise DBAPIError("SELECT ... FOR UPDATE", {}, _DriverDeadlock("deadlock detected"))
+        await real_lock(self, staff_ids)
+
+    return lock_staff, calls
+
+
+async def test_a_deadlock_is_retried_and_the_booking_lands(
+    api: Api, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgres":
+        pytest.skip("SQLite's single writer cannot deadlock")
+    studio = await open_studio(api)
+    massage = await api.service("Massage")
+    john = await api.staff("John", studio.outlet, [massage])
+    lock_staff, calls = _deadlocking(times=2)
+    monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
+    await api.book(studio.outlet, massage, john)
+    assert calls["count"] == 3
+    assert (await api.get("/appointments"))["total"] == 1
+
+
+async def test_a_deadlock_that_persists_answers_503_and_writes_nothing(
+    api: Api, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgres":
+        pytest.skip("SQLite's single writer cannot deadlock")
+    studio = await open_studio(api)
+    massage = await api.service("Massage")
+    john = await api.staff("John", studio.outlet, [massage])
+    lock_staff, calls = _deadlocking(times=100)
+    monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
+    response = await api.book_response(studio.outlet, await api.customer(), [(massage, john)])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json()["detail"]
+    assert calls["count"] == 4
+    monkeypatch.undo()
+    assert (await api.get("/appointments"))["total"] == 0
