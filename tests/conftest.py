@@ -100,7 +100,9 @@ def api(client: httpx.AsyncClient) -> Api:
 
 @pytest.fixture(autouse=True)
 def _no_env_leak() -> Iterator[None]:
-    before = {k: v for k, v in os.environ.items() if k.startswith("SLOTBOOK_") and k != POSTGRES_ENV}
+    before = {
+        k: v for k, v in os.environ.items() if k.startswith("SLOTBOOK_") and k != POSTGRES_ENV
+    }
     yield
     after = {k: v for k, v in os.environ.items() if k.startswith("SLOTBOOK_") and k != POSTGRES_ENV}
     assert before == after, "a test changed SLOTBOOK_* environment variables"

@@ -50,14 +50,14 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> LiveServer:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [str(SLOTBOOK), "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [str(SLOTBOOK), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -53,7 +53,9 @@ class Api:
             )
         return response
 
-    async def post(self, path: str, json: Any = None, *, expect: int | None = 201, **kw: Any) -> Any:
+    async def post(
+        self, path: str, json: Any = None, *, expect: int | None = 201, **kw: Any
+    ) -> Any:
         return (await self.request("POST", path, json, expect=expect, **kw)).json()
 
     async def get(self, path: str, *, expect: int | None = 200, **kw: Any) -> Any:
@@ -68,11 +70,18 @@ class Api:
     # Setting up a business
 
     async def signup(
-        self, business_name: str = "Lotus Yoga", email: str | None = None, password: str = "correct-horse-1"
+        self,
+        business_name: str = "Lotus Yoga",
+        email: str | None = None,
+        password: str = "correct-horse-1",
     ) -> dict[str, Any]:
         body = await self.post(
             "/auth/signup",
-            {"business_name": business_name, "email": email or unique_email(), "password": password},
+            {
+                "business_name": business_name,
+                "email": email or unique_email(),
+                "password": password,
+            },
         )
         self.token = body["access_token"]
         return dict(body)
@@ -80,7 +89,9 @@ class Api:
     def as_user(self, token: str) -> Api:
         return Api(self.client, token)
 
-    async def outlet(self, name: str = "Main Studio", timezone: str = "Europe/London") -> dict[str, Any]:
+    async def outlet(
+        self, name: str = "Main Studio", timezone: str = "Europe/London"
+    ) -> dict[str, Any]:
         return dict(await self.post("/outlets", {"name": name, "timezone": timezone}))
 
     async def service(
@@ -162,7 +173,8 @@ class Api:
             outlet, customer, [(service, staff)], date=date, start=start, **extra
         )
         assert response.status_code == expect, (
-            f"booking {date} {start}: expected {expect}, got {response.status_code}: {response.text}"
+            f"booking {date} {start}: expected {expect}, "
+            f"got {response.status_code}: {response.text}"
         )
         return dict(response.json())
 
