@@ -7,9 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from slotbook.app import create_app
+from slotbook.auth import security
 from slotbook.clock import FixedClock
 from slotbook.settings import Settings
 from tests.databases import POSTGRES_ENV, PostgresDatabase, SqliteTemplate, postgres_admin_url
@@ -24,6 +26,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "backend" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at production cost takes ~0.3 s a hash; tests sign up many businesses."""
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 @pytest.fixture(scope="session")

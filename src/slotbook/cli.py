@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import typer
-import uvicorn
 
 from slotbook.logging import configure_logging
 from slotbook.settings import get_settings
@@ -22,6 +21,8 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes."),
 ) -> None:
     """Serve the HTTP API (and the booking pages)."""
+    import uvicorn
+
     settings = get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     settings.resolved_secret_key()  # create the shared key before workers start

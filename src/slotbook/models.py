@@ -1,7 +1,12 @@
 """Imports every domain's models so the metadata (and Alembic) sees all tables."""
 
 from slotbook.auth.models import Tenant, User
-from slotbook.booking.models import Appointment, AppointmentEvent, AppointmentLine, IdempotencyRecord
+from slotbook.booking.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentLine,
+    IdempotencyRecord,
+)
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
 
 __all__ = [

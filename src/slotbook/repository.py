@@ -15,6 +15,14 @@ from slotbook.ids import new_id
 ModelT = TypeVar("ModelT", bound=TenantScoped)
 
 
+def well_formed_id(item_id: str) -> bool:
+    """Ids we could have issued; anything else (too long, NUL) is simply not found.
+
+    PostgreSQL refuses text with NUL outright, so such an id must never reach a query.
+    """
+    return 0 < len(item_id) <= 64 and "\x00" not in item_id
+
+
 class TenantRepository(Generic[ModelT]):
     model: ClassVar[type[Any]]
     label: ClassVar[str] = "Item"
@@ -28,6 +36,8 @@ class TenantRepository(Generic[ModelT]):
         return sa.select(self.model).where(self.model.tenant_id == self.tenant_id)
 
     async def get(self, item_id: str, *, for_update: bool = False) -> ModelT | None:
+        if not well_formed_id(item_id):
+            return None
         stmt = self.base_query().where(self.model.id == item_id)
         if for_update:
             stmt = stmt.with_for_update()
@@ -48,6 +58,7 @@ class TenantRepository(Generic[ModelT]):
         return item
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, ModelT]:
+        ids = [item_id for item_id in ids if well_formed_id(item_id)]
         if not ids:
             return {}
         stmt = self.base_query().where(self.model.id.in_(set(ids)))

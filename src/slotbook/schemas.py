@@ -25,6 +25,13 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
 def _parse_time(value: Any) -> Any:
     """Accept ``HH:MM`` and ``HH:MM:SS`` (nothing else: no fractions, no offsets)."""
     if isinstance(value, time):
@@ -32,7 +39,9 @@ def _parse_time(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("time must be a string HH:MM or HH:MM:SS")
     parts = value.split(":")
-    if len(parts) not in (2, 3) or not all(len(p) == 2 and p.isdigit() for p in parts):
+    if len(parts) not in (2, 3) or not all(
+        len(p) == 2 and p.isascii() and p.isdigit() for p in parts
+    ):
         raise ValueError("time must be HH:MM or HH:MM:SS")
     hour, minute, second = (int(p) for p in [*parts, "00"][:3])
     if hour > 23 or minute > 59 or second > 59:
@@ -40,12 +49,17 @@ def _parse_time(value: Any) -> Any:
     return time(hour, minute, second)
 
 
-Name = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=200)]
-OptionalText = Annotated[str, BeforeValidator(_strip), Field(max_length=2000)]
+Name = Annotated[
+    str, BeforeValidator(_strip), Field(min_length=1, max_length=200), AfterValidator(_no_nul)
+]
+OptionalText = Annotated[
+    str, BeforeValidator(_strip), Field(max_length=2000), AfterValidator(_no_nul)
+]
+SearchText = Annotated[str, AfterValidator(_no_nul)]
 Currency = Annotated[
     str, BeforeValidator(_strip), Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 ]
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+Id = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
 TimeOfDay = Annotated[
     time,
     BeforeValidator(_parse_time),

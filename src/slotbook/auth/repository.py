@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant, User
 from slotbook.repository import TenantRepository
@@ -11,22 +12,22 @@ class UserRepository(TenantRepository[User]):
     label = "User"
 
 
-async def find_user_by_email(session: sa.ext.asyncio.AsyncSession, email: str) -> User | None:
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     """Login looks users up across tenants: an email belongs to one account."""
     stmt = sa.select(User).where(sa.func.lower(User.email) == email.lower())
-    return (await session.execute(stmt)).scalar_one_or_none()
+    user: User | None = (await session.execute(stmt)).scalar_one_or_none()
+    return user
 
 
-async def find_user_in_tenant(
-    session: sa.ext.asyncio.AsyncSession, user_id: str, tenant_id: str
-) -> User | None:
+async def find_user_in_tenant(session: AsyncSession, user_id: str, tenant_id: str) -> User | None:
     return await UserRepository(session, tenant_id).get(user_id)
 
 
-async def slugs_like(session: sa.ext.asyncio.AsyncSession, base: str) -> set[str]:
+async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     stmt = sa.select(Tenant.slug).where(sa.or_(Tenant.slug == base, Tenant.slug.like(f"{base}-%")))
     return set((await session.execute(stmt)).scalars())
 
 
-async def get_tenant(session: sa.ext.asyncio.AsyncSession, tenant_id: str) -> Tenant | None:
-    return await session.get(Tenant, tenant_id)
+async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
+    tenant: Tenant | None = await session.get(Tenant, tenant_id)
+    return tenant

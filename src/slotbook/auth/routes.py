@@ -6,7 +6,13 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from slotbook.auth import service
-from slotbook.auth.dependencies import AnyUser, ClockDep, Manager, TokenPolicyDep
+from slotbook.auth.dependencies import (
+    AnyUser,
+    CallerFirstRoute,
+    ClockDep,
+    Manager,
+    TokenPolicyDep,
+)
 from slotbook.auth.schemas import (
     LoginIn,
     MeOut,
@@ -19,7 +25,7 @@ from slotbook.auth.schemas import (
 from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidCredentials, responses
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=CallerFirstRoute)
 
 
 @router.post(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth import repository
@@ -12,6 +13,8 @@ from slotbook.auth.security import Principal, Role, hash_password, issue_token, 
 from slotbook.errors import Conflict, InvalidCredentials, NotAuthenticated
 from slotbook.ids import new_id
 from slotbook.text import slugify, unique_slug
+
+_SLUG_ATTEMPTS = 20
 
 
 class EmailTaken(Conflict):
@@ -33,28 +36,54 @@ async def signup(
 ) -> tuple[Tenant, User, str]:
     if await repository.find_user_by_email(session, data.email) is not None:
         raise EmailTaken()
-    base_slug = slugify(data.business_name)
-    tenant = Tenant(
-        id=new_id(),
-        name=data.business_name,
-        slug=unique_slug(base_slug, await repository.slugs_like(session, base_slug)),
-        currency=data.currency,
-        created_at=now,
-    )
-    session.add(tenant)
-    await session.flush()
-    user = repository.UserRepository(session, tenant.id).add(
+    tenant = await _add_tenant(session, data, now)
+    user = await _add_user(
+        session,
+        tenant.id,
         User(
             email=data.email.lower(),
             name=data.name or data.email.split("@")[0],
             role=Role.OWNER.value,
             password_hash=hash_password(data.password),
             created_at=now,
-        )
+        ),
     )
-    await session.flush()
     token = tokens.issue(Principal(user.id, tenant.id, Role.OWNER), now)
     return tenant, user, token
+
+
+async def _add_tenant(session: AsyncSession, data: SignupIn, now: datetime) -> Tenant:
+    """A tenant with a slug of its own, also when businesses of one name sign up at once.
+
+    A concurrent signup may take the chosen slug between our read and our insert; the
+    insert then fails in its savepoint and the next free slug is tried.
+    """
+    base_slug = slugify(data.business_name)
+    for _attempt in range(_SLUG_ATTEMPTS):
+        tenant = Tenant(
+            id=new_id(),
+            name=data.business_name,
+            slug=unique_slug(base_slug, await repository.slugs_like(session, base_slug)),
+            currency=data.currency,
+            created_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(tenant)
+        except IntegrityError:
+            continue
+        return tenant
+    raise Conflict("Could not choose a unique name for the business, please retry")
+
+
+async def _add_user(session: AsyncSession, tenant_id: str, user: User) -> User:
+    """Insert a user; an email taken meanwhile by a concurrent request is still 409."""
+    try:
+        async with session.begin_nested():
+            repository.UserRepository(session, tenant_id).add(user)
+    except IntegrityError as exc:
+        raise EmailTaken() from exc
+    return user
 
 
 async def login(
@@ -79,17 +108,17 @@ async def create_user(
 ) -> User:
     if await repository.find_user_by_email(session, data.email) is not None:
         raise EmailTaken()
-    user = repository.UserRepository(session, principal.tenant_id).add(
+    return await _add_user(
+        session,
+        principal.tenant_id,
         User(
             email=data.email.lower(),
             name=data.name,
             role=data.role,
             password_hash=hash_password(data.password),
             created_at=now,
-        )
+        ),
     )
-    await session.flush()
-    return user
 
 
 async def tenant_slug(session: AsyncSession, tenant_id: str) -> str:

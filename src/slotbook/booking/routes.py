@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from slotbook.auth.dependencies import AnyUser, ClockDep
+from slotbook.auth.dependencies import AnyUser, CallerFirstRoute, ClockDep
 from slotbook.booking import service
 from slotbook.booking.schemas import (
     AppointmentCreate,
@@ -20,9 +20,9 @@ from slotbook.booking.schemas import (
 from slotbook.booking.service import BookingContext
 from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, ServiceBusy, responses
-from slotbook.schemas import Page, PageParams, page_params
+from slotbook.schemas import Id, Page, PageParams, page_params
 
-router = APIRouter(tags=["appointments"])
+router = APIRouter(tags=["appointments"], route_class=CallerFirstRoute)
 WRITE = responses(*AUTHED, NotFound, InvalidInput, Conflict, ServiceBusy)
 
 
@@ -60,10 +60,10 @@ async def list_appointments(
     ctx: Context,
     session: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
-    outlet_id: Annotated[str | None, Query(max_length=64)] = None,
-    staff_id: Annotated[str | None, Query(max_length=64)] = None,
-    service_id: Annotated[str | None, Query(max_length=64)] = None,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    outlet_id: Annotated[Id | None, Query()] = None,
+    staff_id: Annotated[Id | None, Query()] = None,
+    service_id: Annotated[Id | None, Query()] = None,
+    customer_id: Annotated[Id | None, Query()] = None,
     start_date: date | None = None,
     end_date: date | None = None,
     status: Annotated[list[Status] | None, Query()] = None,

@@ -14,7 +14,7 @@ class OutletRepository(TenantRepository[Outlet]):
     model = Outlet
     label = "Outlet"
 
-    def listing(self) -> sa.Select[tuple[Outlet]]:
+    def listing(self) -> sa.Select[Outlet]:
         return self.base_query().order_by(Outlet.name, Outlet.id)
 
 
@@ -22,13 +22,11 @@ class ServiceRepository(TenantRepository[Service]):
     model = Service
     label = "Service"
 
-    def listing(self) -> sa.Select[tuple[Service]]:
+    def listing(self) -> sa.Select[Service]:
         return self.base_query().order_by(Service.name, Service.id)
 
     async def slugs_like(self, base: str) -> set[str]:
-        stmt = self.base_query().where(
-            sa.or_(Service.slug == base, Service.slug.like(f"{base}-%"))
-        )
+        stmt = self.base_query().where(sa.or_(Service.slug == base, Service.slug.like(f"{base}-%")))
         return {service.slug for service in (await self.session.execute(stmt)).scalars()}
 
     async def slug_taken(self, slug: str, *, other_than: str | None = None) -> bool:
@@ -42,7 +40,7 @@ class StaffRepository(TenantRepository[Staff]):
     model = Staff
     label = "Staff member"
 
-    def listing(self, outlet_id: str | None) -> sa.Select[tuple[Staff]]:
+    def listing(self, outlet_id: str | None) -> sa.Select[Staff]:
         stmt = self.base_query().order_by(Staff.name, Staff.id)
         if outlet_id is not None:
             stmt = stmt.where(Staff.outlet_id == outlet_id)
@@ -74,9 +72,7 @@ class StaffRepository(TenantRepository[Staff]):
                 StaffService(tenant_id=self.tenant_id, staff_id=staff_id, service_id=service_id)
             )
 
-    async def offering(
-        self, outlet_id: str, service_id: str, staff_id: str | None
-    ) -> list[Staff]:
+    async def offering(self, outlet_id: str, service_id: str, staff_id: str | None) -> list[Staff]:
         """Active staff of an outlet who offer a service, by name."""
         stmt = (
             self.base_query()
@@ -95,7 +91,7 @@ class TimeOffRepository(TenantRepository[TimeOff]):
     model = TimeOff
     label = "Time off"
 
-    def listing(self, staff_id: str) -> sa.Select[tuple[TimeOff]]:
+    def listing(self, staff_id: str) -> sa.Select[TimeOff]:
         return self.base_query().where(TimeOff.staff_id == staff_id).order_by(TimeOff.start)
 
     async def overlapping(
@@ -120,12 +116,14 @@ class CustomerRepository(TenantRepository[Customer]):
     model = Customer
     label = "Customer"
 
-    def listing(self, query: str | None) -> sa.Select[tuple[Customer]]:
+    def listing(self, query: str | None) -> sa.Select[Customer]:
         stmt = self.base_query().order_by(Customer.name, Customer.id)
         if query:
-            pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_"
-            ) + "%"
+            pattern = (
+                "%"
+                + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
             stmt = stmt.where(
                 sa.or_(
                     sa.func.lower(Customer.name).like(pattern, escape="\\"),
@@ -137,4 +135,6 @@ class CustomerRepository(TenantRepository[Customer]):
 
     async def find_by_email(self, email: str) -> Customer | None:
         stmt = self.base_query().where(sa.func.lower(Customer.email) == email.lower())
-        return (await self.session.execute(stmt.order_by(Customer.id).limit(1))).scalar_one_or_none()
+        return (
+            await self.session.execute(stmt.order_by(Customer.id).limit(1))
+        ).scalar_one_or_none()

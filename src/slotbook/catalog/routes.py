@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from slotbook.auth.dependencies import AnyUser, ClockDep, Manager
+from slotbook.auth.dependencies import AnyUser, CallerFirstRoute, ClockDep, Manager
 from slotbook.catalog import service
 from slotbook.catalog.schemas import (
     CustomerCreate,
@@ -25,15 +25,17 @@ from slotbook.catalog.schemas import (
 )
 from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, responses
-from slotbook.schemas import Page, PageParams, page_params
+from slotbook.schemas import Id, Page, PageParams, SearchText, page_params
 
-router = APIRouter()
+router = APIRouter(route_class=CallerFirstRoute)
 Paging = Annotated[PageParams, Depends(page_params)]
 READ = responses(*AUTHED, NotFound)
 WRITE = responses(*AUTHED, NotFound, InvalidInput, Conflict)
 
 
-@router.post("/outlets", status_code=201, response_model=OutletOut, tags=["outlets"], responses=WRITE)
+@router.post(
+    "/outlets", status_code=201, response_model=OutletOut, tags=["outlets"], responses=WRITE
+)
 async def create_outlet(
     data: OutletCreate, principal: Manager, session: SessionDep, clock: ClockDep
 ) -> object:
@@ -98,7 +100,7 @@ async def list_staff(
     principal: AnyUser,
     session: SessionDep,
     page: Paging,
-    outlet_id: Annotated[str | None, Query(max_length=64)] = None,
+    outlet_id: Annotated[Id | None, Query()] = None,
 ) -> Page[StaffOut]:
     return await service.list_staff(session, principal, outlet_id, page)
 
@@ -162,7 +164,7 @@ async def list_customers(
     principal: AnyUser,
     session: SessionDep,
     page: Paging,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[SearchText | None, Query(max_length=200)] = None,
 ) -> object:
     items, total = await service.list_customers(session, principal, q, page)
     return {"items": items, "total": total}

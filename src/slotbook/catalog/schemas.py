@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from typing import Annotated, Literal, Self
 from zoneinfo import available_timezones
 
@@ -11,6 +12,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -40,10 +43,23 @@ Phone = Annotated[
 def _local(value: datetime) -> datetime:
     if value.tzinfo is not None:
         raise ValueError("give a local date-time at the outlet, without an offset")
-    return value
+    return value.replace(microsecond=0)
 
 
 LocalDateTime = Annotated[datetime, AfterValidator(_local)]
+LocalDateTimeOut = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(timespec="seconds"), return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+            "description": "local wall-clock date-time at the outlet, without an offset",
+            "examples": ["2026-12-24T09:00:00"],
+        },
+        mode="serialization",
+    ),
+]
 
 
 # Outlets
@@ -188,7 +204,7 @@ class WorkingHours(BaseModel):
     def _no_overlap(self) -> Self:
         for day in DAYS:
             intervals = sorted(getattr(self, day) or [], key=lambda i: i.start)
-            for earlier, later in zip(intervals, intervals[1:], strict=False):
+            for earlier, later in pairwise(intervals):
                 if later.start < earlier.end:
                     raise ValueError(f"{day}: working intervals overlap")
             setattr(self, day, intervals or None)
@@ -250,8 +266,8 @@ class TimeOffOut(BaseModel):
 
     id: str
     staff_id: str
-    start: datetime
-    end: datetime
+    start: LocalDateTimeOut
+    end: LocalDateTimeOut
     reason: str | None
 
 

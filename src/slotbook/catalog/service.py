@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.repository import get_tenant
@@ -36,6 +37,8 @@ from slotbook.catalog.schemas import (
 from slotbook.errors import Conflict, InvalidInput, NotFound
 from slotbook.schemas import Page, PageParams
 from slotbook.text import slugify, unique_slug
+
+_SLUG_ATTEMPTS = 20
 
 
 class SlugTaken(Conflict):
@@ -83,9 +86,7 @@ async def get_outlet(session: AsyncSession, principal: Principal, outlet_id: str
 def service_out(service: Service) -> ServiceOut:
     pricing = None
     if service.price_type is not None and service.base_price is not None and service.currency:
-        pricing = Pricing(
-            type="FIXED", base_price=service.base_price, currency=service.currency
-        )
+        pricing = Pricing(type="FIXED", base_price=service.base_price, currency=service.currency)
     return ServiceOut(
         id=service.id,
         name=service.name,
@@ -102,11 +103,17 @@ def service_out(service: Service) -> ServiceOut:
 
 
 async def _apply_price(
-    session: AsyncSession, tenant_id: str, service: Service, pricing: Pricing | None, price: int | None
+    session: AsyncSession,
+    tenant_id: str,
+    service: Service,
+    pricing: Pricing | None,
+    price: int | None,
 ) -> None:
     if price is not None:
         tenant = await get_tenant(session, tenant_id)
-        pricing = Pricing(type="FIXED", base_price=price, currency=tenant.currency if tenant else "USD")
+        pricing = Pricing(
+            type="FIXED", base_price=price, currency=tenant.currency if tenant else "USD"
+        )
     service.price_type = pricing.type if pricing else None
     service.base_price = pricing.base_price if pricing else None
     service.currency = pricing.currency if pricing else None
@@ -116,15 +123,15 @@ async def create_service(
     session: AsyncSession, principal: Principal, data: ServiceCreate, now: datetime
 ) -> ServiceOut:
     repo = ServiceRepository(session, principal.tenant_id)
-    if data.slug is not None:
-        if await repo.slug_taken(data.slug):
-            raise SlugTaken()
-        slug = data.slug
-    else:
-        base = slugify(data.name)
-        slug = unique_slug(base, await repo.slugs_like(base))
-    service = repo.add(
-        Service(
+    if data.slug is not None and await repo.slug_taken(data.slug):
+        raise SlugTaken()
+    for _attempt in range(_SLUG_ATTEMPTS):
+        if data.slug is not None:
+            slug = data.slug
+        else:
+            base = slugify(data.name)
+            slug = unique_slug(base, await repo.slugs_like(base))
+        service = Service(
             name=data.name,
             slug=slug,
             category=data.category,
@@ -136,10 +143,18 @@ async def create_service(
             active=data.active,
             created_at=now,
         )
-    )
-    await _apply_price(session, principal.tenant_id, service, data.pricing, data.price)
-    await session.flush()
-    return service_out(service)
+        await _apply_price(session, principal.tenant_id, service, data.pricing, data.price)
+        # A concurrent create may take the slug between our read and our insert: the
+        # savepoint keeps the transaction usable, and a derived slug tries the next one.
+        try:
+            async with session.begin_nested():
+                repo.add(service)
+        except IntegrityError as exc:
+            if data.slug is not None:
+                raise SlugTaken() from exc
+            continue
+        return service_out(service)
+    raise SlugTaken("Could not derive a unique slug, please retry or give one")
 
 
 async def update_service(
@@ -152,11 +167,18 @@ async def update_service(
         raise SlugTaken()
     if "pricing" in changes or "price" in changes:
         await _apply_price(
-            session, principal.tenant_id, service, changes.pop("pricing", None), changes.pop("price", None)
+            session,
+            principal.tenant_id,
+            service,
+            changes.pop("pricing", None),
+            changes.pop("price", None),
         )
     for name, value in changes.items():
         setattr(service, name, value)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the slug was taken by a concurrent request
+        raise SlugTaken() from exc
     warnings = await booking_service.overfull_session_warnings(session, service, now)
     return ServiceUpdateOut(**service_out(service).model_dump(), warnings=warnings)
 
@@ -225,7 +247,9 @@ async def update_staff(
     repo = StaffRepository(session, principal.tenant_id)
     staff = await repo.get_or_404(staff_id)
     changes = data.changes()
-    await _check_refs(session, principal.tenant_id, changes.get("outlet_id"), changes.get("service_ids"))
+    await _check_refs(
+        session, principal.tenant_id, changes.get("outlet_id"), changes.get("service_ids")
+    )
     if "service_ids" in changes:
         await repo.replace_services(staff.id, changes.pop("service_ids"))
     if "working_hours" in changes:
@@ -256,7 +280,9 @@ async def add_time_off(
 ) -> TimeOff:
     await StaffRepository(session, principal.tenant_id).get_or_404(staff_id)
     time_off = TimeOffRepository(session, principal.tenant_id).add(
-        TimeOff(staff_id=staff_id, start=data.start, end=data.end, reason=data.reason, created_at=now)
+        TimeOff(
+            staff_id=staff_id, start=data.start, end=data.end, reason=data.reason, created_at=now
+        )
     )
     await session.flush()
     return time_off
