@@ -16,6 +16,7 @@ from slotbook.migrations.runner import upgrade
 
 POSTGRES_ENV = "SLOTBOOK_TEST_POSTGRES_URL"
 TABLES = (
+    "public_rate_limits",
     "idempotency_records",
     "appointment_events",
     "appointment_lines",

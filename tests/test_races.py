@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import warnings
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -102,15 +101,8 @@ class RunningServer:
 
 @contextmanager
 def started(server: LiveServer) -> Iterator[LiveServer]:
-    with warnings.catch_warnings():
-        # LiveServer.__enter__ drops its handle on the log file unclosed (the child keeps
-        # its own copy); that ResourceWarning is not these tests' business.
-        warnings.simplefilter("ignore", ResourceWarning)
-        server.__enter__()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

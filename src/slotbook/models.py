@@ -8,6 +8,7 @@ from slotbook.booking.models import (
     IdempotencyRecord,
 )
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
+from slotbook.public.models import RateLimitWindow
 
 __all__ = [
     "Appointment",
@@ -16,6 +17,7 @@ __all__ = [
     "Customer",
     "IdempotencyRecord",
     "Outlet",
+    "RateLimitWindow",
     "Service",
     "Staff",
     "StaffService",

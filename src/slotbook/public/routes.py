@@ -1,5 +1,151 @@
+"""Public booking endpoints for customers (no login), under /api/v1/public.
+
+Every call here is counted against the caller's address first (shared by all worker
+processes, see ``service.check_rate_limit``), before the request's own transaction opens.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
 
-router = APIRouter(tags=["public"])
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from slotbook.auth.dependencies import ClockDep
+from slotbook.booking.service import BookingContext
+from slotbook.db import SessionDep
+from slotbook.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceBusy,
+    TooManyRequests,
+    responses,
+)
+from slotbook.public import service
+from slotbook.public.schemas import BookingIn, BookingOut, OutletPage, SlotsOut
+
+
+async def rate_limited(request: Request, clock: ClockDep) -> None:
+    settings = request.app.state.settings
+    client = request.client.host if request.client else "unknown"
+    await service.check_rate_limit(
+        request.app.state.database, client, clock.now(), settings.public_rate_limit_per_minute
+    )
+
+
+router = APIRouter(tags=["public"], dependencies=[Depends(rate_limited)])
+PUBLIC = responses(TooManyRequests, ServiceBusy)
+Slug = Annotated[str, Path(min_length=1, max_length=80)]
+PathId = Annotated[str, Path(min_length=1, max_length=64)]
+Token = Annotated[str, Path(min_length=1, max_length=200)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=150)
+]
+
+
+async def front(tenant_slug: Slug, outlet_id: PathId, session: SessionDep) -> service.Storefront:
+    return await service.storefront(session, tenant_slug, outlet_id)
+
+
+Front = Annotated[service.Storefront, Depends(front)]
+
+
+def public_context(request: Request, clock: ClockDep, store: Front) -> BookingContext:
+    settings = request.app.state.settings
+    return service.public_context(
+        store.tenant.id,
+        clock.now(),
+        locking=not settings.unsafe_disable_booking_locks,
+        retries=settings.deadlock_retries,
+    )
+
+
+def linked(request: Request, token: Token) -> service.LinkedBooking:
+    return service.read_token(request.app.state.secret_key, token)
+
+
+Linked = Annotated[service.LinkedBooking, Depends(linked)]
+
+
+@router.get(
+    "/{tenant_slug}/outlets/{outlet_id}",
+    response_model=OutletPage,
+    responses=responses(NotFound, TooManyRequests),
+    summary="An outlet's booking page: the business, the outlet and its services",
+)
+async def outlet_page(store: Front, session: SessionDep) -> OutletPage:
+    return await service.outlet_page(session, store)
+
+
+@router.get(
+    "/{tenant_slug}/outlets/{outlet_id}/slots",
+    response_model=SlotsOut,
+    responses=responses(NotFound, InvalidInput, TooManyRequests),
+    summary="Upcoming slots of a service, labelled for display",
+)
+async def slots(
+    store: Front,
+    session: SessionDep,
+    clock: ClockDep,
+    service_id: Annotated[str, Query(min_length=1, max_length=64)],
+    start_date: date | None = None,
+    days: Annotated[int, Query(ge=1, le=service.MAX_DAYS)] = 7,
+) -> SlotsOut:
+    return await service.slots(session, store, service_id, start_date, days, clock.now())
+
+
+@router.post(
+    "/{tenant_slug}/outlets/{outlet_id}/bookings",
+    status_code=201,
+    response_model=BookingOut,
+    responses=responses(NotFound, InvalidInput, Conflict, TooManyRequests, ServiceBusy),
+    summary="Book a slot as a customer (found by email, or created)",
+)
+async def book(
+    request: Request,
+    data: BookingIn,
+    store: Front,
+    ctx: Annotated[BookingContext, Depends(public_context)],
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    status, body = await service.book(
+        session,
+        ctx,
+        store,
+        data,
+        idempotency_key=idempotency_key,
+        secret=request.app.state.secret_key,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+@router.get(
+    "/bookings/{token}",
+    response_model=BookingOut,
+    responses=responses(NotFound, TooManyRequests),
+    summary="A customer's own booking, by its private link",
+)
+async def my_booking(link: Linked, session: SessionDep, clock: ClockDep) -> BookingOut:
+    return await service.booking_view(session, link, clock.now())
+
+
+@router.put(
+    "/bookings/{token}/cancel",
+    response_model=BookingOut,
+    responses=responses(NotFound, Conflict, TooManyRequests, ServiceBusy),
+    summary="Cancel a booking by its private link (repeating it changes nothing)",
+)
+async def cancel_my_booking(
+    request: Request, link: Linked, session: SessionDep, clock: ClockDep
+) -> BookingOut:
+    settings = request.app.state.settings
+    ctx = service.public_context(
+        link.tenant_id,
+        clock.now(),
+        locking=not settings.unsafe_disable_booking_locks,
+        retries=settings.deadlock_retries,
+    )
+    return await service.cancel(session, ctx, link)

@@ -1,0 +1,357 @@
+"""The availability grid: every start offered to customers, judged by the booking rules.
+
+The inputs are read in a fixed handful of queries (see ``repository``); the rest is
+computed in memory. Each slot is judged by ``rules.decide``, the function booking
+uses, so ``is_available`` is true exactly when booking that slot now would succeed.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from slotbook.availability import schemas
+from slotbook.availability.repository import BookedSession, GridRepository
+from slotbook.booking import rules
+from slotbook.errors import InvalidInput
+
+SessionSignature = tuple[str, datetime, datetime, int]
+# (schedule group, start minute, signatures of the sessions around the slot)
+Situation = tuple[int, int, tuple[SessionSignature, ...]]
+# Far enough from date.min and date.max that the day arithmetic around a range never
+# overflows (which would be a 500), and wider than any booking anyone makes.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTiming:
+    starts_at: datetime
+    ends_at: datetime
+    times_json: str
+
+
+class StaffSessions:
+    """One staff member's booked sessions, sorted by start, searched by bisection.
+
+    Only sessions starting after ``slot start - longest session`` and before the slot's
+    end can overlap it, so each slot looks at a handful of sessions, not all of them.
+    """
+
+    def __init__(self, sessions_by_start: Sequence[BookedSession]) -> None:
+        self.starts: list[datetime] = []
+        self.signatures: list[SessionSignature] = []
+        self.appointment_ids: list[str] = []
+        self.longest = timedelta(0)
+        for (
+            _staff_id,
+            service_id,
+            starts_at,
+            ends_at,
+            appointment_id,
+            bookings,
+        ) in sessions_by_start:
+            self.starts.append(starts_at)
+            self.signatures.append((service_id, starts_at, ends_at, bookings))
+            self.appointment_ids.append(appointment_id)
+            self.longest = max(self.longest, ends_at - starts_at)
+
+    def around(self, starts_at: datetime, ends_at: datetime) -> slice:
+        low = bisect_right(self.starts, starts_at - self.longest)
+        return slice(low, bisect_left(self.starts, ends_at, low))
+
+    def signature(self, nearby: slice) -> tuple[SessionSignature, ...]:
+        """Everything ``decide`` reads from these sessions (it ignores appointment ids
+        when no appointment is excluded, and the grid never excludes one)."""
+        return tuple(self.signatures[nearby])
+
+    def lines(self, nearby: slice) -> list[rules.ActiveLine]:
+        """The sessions as ``decide`` takes them: each is ``bookings`` copies of one line
+        (the appointment it names does not matter when none is excluded)."""
+        lines: list[rules.ActiveLine] = []
+        for (service_id, starts_at, ends_at, bookings), appointment_id in zip(
+            self.signatures[nearby], self.appointment_ids[nearby], strict=True
+        ):
+            lines.extend(
+                [rules.ActiveLine(appointment_id, service_id, starts_at, ends_at)] * bookings
+            )
+        return lines
+
+
+NO_SESSIONS = StaffSessions(())
+
+
+@dataclass(frozen=True, slots=True)
+class GridMember:
+    """A staff member as the grid needs them: plain values, read once per request.
+
+    ``schedule_group`` is shared by staff whose hours and time off are equal."""
+
+    staff_json: str
+    schedule: rules.Schedule
+    schedule_group: int
+    sessions: StaffSessions
+
+
+class SlotClock:
+    """Turns a day's wall-clock starts into instants, once per distinct start.
+
+    Staff usually share hours, so most starts reuse a conversion done for a colleague.
+    Durations are elapsed minutes, so on a DST change day the local end can differ from
+    start + duration on the wall clock.
+    """
+
+    def __init__(self, zone: ZoneInfo, duration: timedelta) -> None:
+        self.zone = zone
+        self.duration = duration
+        self._known: dict[date, dict[int, SlotTiming | None]] = {}
+
+    def starts(
+        self, schedule: rules.Schedule, day: date, interval: int
+    ) -> list[tuple[int, SlotTiming]]:
+        """A schedule's starts that day, as (minute after midnight, timing); local times
+        that do not exist that day (clocks spring forward) are left out."""
+        known = self._known.setdefault(day, {})
+        found = []
+        for minute in wall_clock_starts(schedule, day, interval):
+            if minute not in known:
+                known[minute] = self._convert(day, minute)
+            timing = known[minute]
+            if timing is not None:
+                found.append((minute, timing))
+        return found
+
+    def _convert(self, day: date, minute: int) -> SlotTiming | None:
+        clock = time(minute // 60, minute % 60)
+        instant = rules.local_instant(day, clock, self.zone)
+        if instant is None:
+            return None
+        # The same tzinfo object as stored lines and the clock: comparing datetimes that
+        # share it skips two utcoffset() calls, and the grid compares thousands of times.
+        starts_at = instant.replace(tzinfo=UTC)
+        ends_at = starts_at + self.duration
+        end_clock = ends_at.astimezone(self.zone)
+        return SlotTiming(
+            starts_at,
+            ends_at,
+            schemas.times_json(f"{clock:%H:%M:%S}", f"{end_clock:%H:%M:%S}"),
+        )
+
+
+def dates_in_range(start_date: date, end_date: date) -> list[date]:
+    for field, value in (("start_date", start_date), ("end_date", end_date)):
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise InvalidInput(
+                f"{field}: must lie between {EARLIEST_DATE} and {LATEST_DATE}", field=field
+            )
+    if end_date < start_date:
+        raise InvalidInput("end_date: must not be before start_date", field="end_date")
+    count = (end_date - start_date).days + 1
+    if count > schemas.MAX_GRID_DAYS:
+        raise InvalidInput(
+            f"end_date: the range may span at most {schemas.MAX_GRID_DAYS} days, not {count}",
+            field="end_date",
+        )
+    return [start_date + timedelta(days=offset) for offset in range(count)]
+
+
+def wall_clock_starts(schedule: rules.Schedule, day: date, interval: int) -> Iterator[int]:
+    """Minutes after midnight: from each working interval's start, every ``interval``
+    minutes of wall-clock time. Whether the slot fits is for the rules to say."""
+    for begin, finish in schedule.working_hours.get(rules.WEEKDAYS[day.weekday()], ()):
+        yield from range(begin.hour * 60 + begin.minute, finish.hour * 60 + finish.minute, interval)
+
+
+def compute_grid(
+    days: Sequence[date],
+    members: Sequence[GridMember],
+    policy: rules.ServicePolicy,
+    slot_clock: SlotClock,
+    interval: int,
+    now: datetime,
+) -> str:
+    """The grid as JSON: every start judged by the booking rules, in memory; the slots
+    inside working hours and clear of time off, ordered by start time, then staff name.
+
+    ``decide`` is a pure function of the slot, the schedule and the sessions around the
+    slot. Staff with equal hours share their starts, and most sessions look alike (empty,
+    or holding the same number of bookings), so each distinct situation of a day is
+    decided once and its verdict reused for every staff member in it.
+    """
+    judge = SlotJudge(policy, now)
+    rendered_days: list[tuple[date, list[str]]] = []
+    for day in days:
+        by_minute: dict[int, list[str]] = {}
+        starts_of_group: dict[int, list[tuple[int, SlotTiming]]] = {}
+        verdicts: dict[Situation, str | None] = {}
+        for member in members:  # in name order, which each minute's list keeps
+            group = member.schedule_group
+            if group not in starts_of_group:
+                starts_of_group[group] = slot_clock.starts(member.schedule, day, interval)
+            for minute, timing in starts_of_group[group]:
+                nearby = member.sessions.around(timing.starts_at, timing.ends_at)
+                situation = (group, minute, member.sessions.signature(nearby))
+                if situation in verdicts:
+                    verdict = verdicts[situation]
+                else:
+                    verdict = verdicts[situation] = judge(member, timing, nearby)
+                if verdict is None:
+                    continue
+                slot = schemas.slot_json(timing.times_json, member.staff_json, verdict)
+                if minute in by_minute:
+                    by_minute[minute].append(slot)
+                else:
+                    by_minute[minute] = [slot]
+        rendered_days.append(
+            (day, [slot for minute in sorted(by_minute) for slot in by_minute[minute]])
+        )
+    return schemas.grid_json(rendered_days)
+
+
+class SlotJudge:
+    """One slot through ``rules.decide``: its verdict as JSON, or None when not offered."""
+
+    def __init__(self, policy: rules.ServicePolicy, now: datetime) -> None:
+        self.policy = policy
+        self.now = now
+
+    def __call__(self, member: GridMember, timing: SlotTiming, nearby: slice) -> str | None:
+        decision = rules.decide(
+            rules.Candidate(self.policy, timing.starts_at, timing.ends_at),
+            member.sessions.lines(nearby),
+            member.schedule,
+            self.now,
+        )
+        if not _listed(decision, member.schedule, timing):
+            return None
+        parallel = self.policy.allow_parallel_bookings
+        return schemas.verdict_json(
+            decision.allowed,
+            parallel,
+            decision.available_capacity if parallel else None,
+            decision.max_capacity if parallel else None,
+        )
+
+
+def _listed(decision: rules.Decision, schedule: rules.Schedule, timing: SlotTiming) -> bool:
+    """Whether the slot lies inside working hours and outside time off.
+
+    ``decide`` reports that as ``staff_unavailable``, except for past slots, where
+    ``in_past`` takes its place; only those need asking again.
+    """
+    if decision.reason is rules.Reason.STAFF_UNAVAILABLE:
+        return False
+    if decision.reason is rules.Reason.IN_PAST:
+        return rules.within_schedule(schedule, timing.starts_at, timing.ends_at)
+    return True
+
+
+def schedule_groups(schedules: Mapping[str, rules.Schedule]) -> dict[str, int]:
+    """Number the distinct schedules: staff with equal hours and time off share one."""
+    numbers: dict[Hashable, int] = {}
+    groups: dict[str, int] = {}
+    for staff_id, schedule in schedules.items():
+        hours = tuple(sorted((day, tuple(spans)) for day, spans in schedule.working_hours.items()))
+        key = (schedule.timezone.key, hours, tuple(schedule.time_off))
+        groups[staff_id] = numbers.setdefault(key, len(numbers))
+    return groups
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+class SlotRow(TypedDict):
+    """One ``AvailabilitySlot`` as plain data, for callers inside the application."""
+
+    start_time: str
+    end_time: str
+    staff_id: str
+    staff_name: str
+    is_available: bool
+    allows_parallel_bookings: bool
+    available_capacity: int | None
+    max_capacity: int | None
+
+
+Grid = dict[str, list[SlotRow]]
+
+
+async def availability_grid(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    outlet_id: str,
+    service_id: str,
+    start_date: date,
+    end_date: date,
+    staff_id: str | None,
+    now: datetime,
+) -> Grid:
+    """The grid as data, for callers inside the application (the public booking pages):
+    exactly what the endpoint serves, read back from the same JSON."""
+    grid: Grid = json.loads(
+        await availability_grid_json(
+            session,
+            tenant_id,
+            outlet_id=outlet_id,
+            service_id=service_id,
+            start_date=start_date,
+            end_date=end_date,
+            staff_id=staff_id,
+            now=now,
+        )
+    )
+    return grid
+
+
+async def availability_grid_json(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    outlet_id: str,
+    service_id: str,
+    start_date: date,
+    end_date: date,
+    staff_id: str | None,
+    now: datetime,
+) -> str:
+    """The grid as JSON text, in the shape of ``schemas.AvailabilityGrid``."""
+    days = dates_in_range(start_date, end_date)
+    repo = GridRepository(session, tenant_id)
+    subject = await repo.subject(outlet_id, service_id, staff_id)
+    if not subject.staff:
+        return schemas.grid_json((day, []) for day in days)
+    zone, service = subject.zone, subject.service
+    duration = timedelta(minutes=service.duration)
+    # Every slot starts on or after the first local midnight and ends before the
+    # midnight after the last day plus one duration.
+    window_start = _day_start(days[0], zone)
+    window_end = _day_start(days[-1] + timedelta(days=1), zone) + duration
+    schedules = await repo.schedules(subject, window_start, window_end)
+    groups = schedule_groups(schedules)
+    sessions = await repo.sessions([m.id for m in subject.staff], window_start, window_end)
+    members = [
+        GridMember(
+            schemas.staff_json(member.id, member.name),
+            schedules[member.id],
+            groups[member.id],
+            StaffSessions(sessions[member.id]) if member.id in sessions else NO_SESSIONS,
+        )
+        for member in subject.staff
+    ]
+    return compute_grid(
+        days,
+        members,
+        subject.policy,
+        SlotClock(zone, duration),
+        service.slot_interval,
+        now.astimezone(UTC),
+    )

@@ -1,0 +1,437 @@
+"""Booking without an account: the same booking service and rules as the staff API.
+
+A customer is found by email within the tenant (or created), and the appointment is
+made by ``booking.service`` with a ``BookingContext`` acting as the tenant's front desk,
+so every lock, rule and log line of a staff booking applies. The customer gets a
+private link: an HMAC of the tenant and appointment ids under the server's secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from slotbook.auth.models import Tenant
+from slotbook.auth.repository import get_tenant
+from slotbook.auth.security import Principal, Role
+from slotbook.availability.service import availability_grid
+from slotbook.booking import rules
+from slotbook.booking import service as booking
+from slotbook.booking.repository import AppointmentRepository
+from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
+from slotbook.catalog import service as catalog
+from slotbook.catalog.models import Outlet, Service
+from slotbook.catalog.repository import (
+    CustomerRepository,
+    OutletRepository,
+    ServiceRepository,
+    StaffRepository,
+)
+from slotbook.catalog.schemas import CustomerCreate
+from slotbook.db import Database
+from slotbook.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
+from slotbook.public import repository
+from slotbook.public.schemas import (
+    BookedService,
+    BookingIn,
+    BookingOut,
+    GridSlot,
+    OutletPage,
+    PublicDay,
+    PublicOutlet,
+    PublicPrice,
+    PublicService,
+    PublicSlot,
+    SlotsOut,
+)
+
+PUBLIC_USER_ID = "public"
+MAX_DAYS = 14
+HORIZON_DAYS = 366
+RATE_WINDOW_SECONDS = 60
+ALMOST_FULL_SHARE = 0.8  # "Almost Full!" once more than 80% of the places are taken
+PUBLIC_ERROR_FIELDS = ("detail", "code", "field")
+_TOKEN_PURPOSE = b"slotbook/public-booking-link/v1"
+_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+# The private link
+
+
+def _link_key(secret: str) -> bytes:
+    """A key of its own for links, derived from the app secret (never used as a JWT key)."""
+    return hmac.new(secret.encode(), _TOKEN_PURPOSE, hashlib.sha256).digest()
+
+
+def _mac(secret: str, tenant_id: str, appointment_id: str) -> str:
+    digest = hmac.new(
+        _link_key(secret), f"{tenant_id}:{appointment_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def booking_token(secret: str, tenant_id: str, appointment_id: str) -> str:
+    return f"{tenant_id}.{appointment_id}.{_mac(secret, tenant_id, appointment_id)}"
+
+
+@dataclass(frozen=True)
+class LinkedBooking:
+    tenant_id: str
+    appointment_id: str
+    token: str
+
+
+def read_token(secret: str, token: str) -> LinkedBooking:
+    """The booking a link names, when its signature holds; any defect is the same 404."""
+    parts = token.split(".")
+    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
+        tenant_id, appointment_id, mac = parts
+        if hmac.compare_digest(mac.encode(), _mac(secret, tenant_id, appointment_id).encode()):
+            return LinkedBooking(tenant_id, appointment_id, token)
+    raise NotFound("Booking not found")
+
+
+def manage_path(token: str) -> str:
+    return f"/my-booking/{token}"
+
+
+# The rate limit
+
+
+async def check_rate_limit(database: Database, client: str, now: datetime, limit: int) -> None:
+    """Count this request for the client address; 429 over ``limit`` per minute.
+
+    The count lives in the database, so all worker processes share it. It is written in a
+    short transaction of its own, committed before the request's work starts, so refused
+    or failing requests count too.
+    """
+    seconds = int(now.timestamp())
+    window = seconds - seconds % RATE_WINDOW_SECONDS
+    async with database.sessionmaker() as session:
+        if database.is_sqlite:
+            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        hits = await repository.count_request(session, client[:80], window)
+        if hits == 1:  # the client's first request this window: drop stale windows
+            await repository.forget_windows_before(session, window - RATE_WINDOW_SECONDS)
+        await session.commit()
+    if hits > limit:
+        raise TooManyRequests(retry_after_seconds=max(1, window + RATE_WINDOW_SECONDS - seconds))
+
+
+# What the page shows
+
+
+@dataclass(frozen=True)
+class Storefront:
+    tenant: Tenant
+    outlet: Outlet
+
+
+async def storefront(session: AsyncSession, tenant_slug: str, outlet_id: str) -> Storefront:
+    """The tenant and outlet of a public URL; unknown and foreign ones are the same 404."""
+    tenant = await repository.tenant_by_slug(session, tenant_slug)
+    outlet = await OutletRepository(session, tenant.id).get(outlet_id) if tenant else None
+    if tenant is None or outlet is None:
+        raise NotFound("Booking page not found")
+    return Storefront(tenant, outlet)
+
+
+def public_service(service: Service) -> PublicService:
+    price = None
+    if service.base_price is not None and service.currency:
+        price = PublicPrice(amount=service.base_price, currency=service.currency)
+    return PublicService(
+        id=service.id,
+        name=service.name,
+        category=service.category,
+        description=service.description,
+        duration=service.duration,
+        price=price,
+        is_class=service.allow_parallel_bookings,
+        capacity=service.max_parallel_bookings if service.allow_parallel_bookings else None,
+    )
+
+
+async def outlet_page(session: AsyncSession, front: Storefront) -> OutletPage:
+    services = await repository.bookable_services(session, front.tenant.id, front.outlet.id)
+    return OutletPage(
+        business_name=front.tenant.name,
+        outlet=PublicOutlet(
+            id=front.outlet.id,
+            name=front.outlet.name,
+            address=front.outlet.address,
+            timezone=front.outlet.timezone,
+        ),
+        services=[public_service(service) for service in services],
+    )
+
+
+def slot_label(row: GridSlot) -> PublicSlot:
+    """The brief's display: "Available", "7/10 spots left", "... - Almost Full!", "Full"."""
+    capacity, left = row.max_capacity, row.available_capacity
+    almost_full = False
+    if not row.allows_parallel_bookings or capacity is None or left is None:
+        label = "Available" if row.is_available else "Booked"
+        left = capacity = None
+    elif left <= 0:
+        label = "Full"
+    elif not row.is_available:
+        label = "Unavailable"
+    else:
+        almost_full = (capacity - left) > ALMOST_FULL_SHARE * capacity
+        label = f"{left}/{capacity} spots left" + (" - Almost Full!" if almost_full else "")
+    return PublicSlot(
+        start_time=row.start_time,
+        end_time=row.end_time,
+        staff_id=row.staff_id,
+        staff_name=row.staff_name,
+        bookable=row.is_available,
+        spots_left=left,
+        capacity=capacity,
+        almost_full=almost_full,
+        label=label,
+    )
+
+
+_GRID = TypeAdapter(dict[date, list[GridSlot]])
+
+
+async def _grid(
+    session: AsyncSession,
+    front: Storefront,
+    service: Service,
+    first: date,
+    last: date,
+    now: datetime,
+) -> dict[date, list[GridSlot]]:
+    """The availability grid, read in its documented shape (the API contract's)."""
+    grid: object = await availability_grid(
+        session,
+        front.tenant.id,
+        outlet_id=front.outlet.id,
+        service_id=service.id,
+        start_date=first,
+        end_date=last,
+        staff_id=None,
+        now=now,
+    )
+    if isinstance(grid, str | bytes):
+        return _GRID.validate_json(grid)
+    return _GRID.validate_python(grid)
+
+
+async def _bookable_service(session: AsyncSession, front: Storefront, service_id: str) -> Service:
+    service = await ServiceRepository(session, front.tenant.id).get(service_id)
+    if service is None or not service.active:
+        raise InvalidInput("service_id: unknown or inactive service", field="service_id")
+    return service
+
+
+def local_today(outlet: Outlet, now: datetime) -> date:
+    return now.astimezone(booking.zone_of(outlet)).date()
+
+
+def _within_horizon(outlet: Outlet, now: datetime, day: date, field: str) -> None:
+    if day > local_today(outlet, now) + timedelta(days=HORIZON_DAYS):
+        raise InvalidInput(
+            f"{field}: online booking opens at most {HORIZON_DAYS} days ahead", field=field
+        )
+
+
+async def slots(
+    session: AsyncSession,
+    front: Storefront,
+    service_id: str,
+    start_date: date | None,
+    days: int,
+    now: datetime,
+) -> SlotsOut:
+    """Upcoming slots of a service at the outlet; slots that already started are left out."""
+    service = await _bookable_service(session, front, service_id)
+    zone = booking.zone_of(front.outlet)
+    first = max(start_date or local_today(front.outlet, now), local_today(front.outlet, now))
+    _within_horizon(front.outlet, now, first, "start_date")
+    last = first + timedelta(days=days - 1)
+    grid = await _grid(session, front, service, first, last, now)
+    out_days = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        shown = []
+        for row in grid.get(day, []):
+            starts_at = rules.local_instant(day, row.start_time, zone)
+            if starts_at is not None and starts_at > now:
+                shown.append(slot_label(row))
+        out_days.append(PublicDay(date=day, slots=shown))
+    return SlotsOut(
+        timezone=front.outlet.timezone,
+        service_id=service.id,
+        start_date=first,
+        end_date=last,
+        days=out_days,
+    )
+
+
+# Booking
+
+
+def public_context(
+    tenant_id: str, now: datetime, *, locking: bool, retries: int
+) -> booking.BookingContext:
+    """Acts as the tenant's front desk would, under the same rules and locks."""
+    return booking.BookingContext(
+        principal=Principal(PUBLIC_USER_ID, tenant_id, Role.STAFF),
+        now=now,
+        locking=locking,
+        lock_retries=retries,
+    )
+
+
+async def _offered_start(
+    session: AsyncSession, front: Storefront, service: Service, data: BookingIn, now: datetime
+) -> None:
+    """Customers book the starts the page offers, not any minute staff could enter."""
+    _within_horizon(front.outlet, now, data.date, "date")
+    staff = await StaffRepository(session, front.tenant.id).get(data.staff_id)
+    if staff is None or staff.outlet_id != front.outlet.id:
+        raise InvalidInput("staff_id: unknown staff member", field="staff_id")
+    grid = await _grid(session, front, service, data.date, data.date, now)
+    if not any(
+        row.staff_id == staff.id and row.start_time == data.start_time
+        for row in grid.get(data.date, [])
+    ):
+        raise InvalidInput(
+            "start_time: not a start offered for this service and staff member",
+            field="start_time",
+        )
+
+
+async def _customer_id(
+    session: AsyncSession, ctx: booking.BookingContext, data: BookingIn
+) -> str:
+    """The tenant's customer with this email, else a new one. An existing customer's
+    details are never changed from the public page."""
+    tenant_id = ctx.tenant_id
+    await repository.lock_customer_email(session, tenant_id, data.email)
+    existing = await CustomerRepository(session, tenant_id).find_by_email(data.email)
+    if existing is not None:
+        return existing.id
+    created = await catalog.create_customer(
+        session,
+        ctx.principal,
+        CustomerCreate(name=data.name, email=data.email, phone=data.phone),
+        ctx.now,
+    )
+    return created.id
+
+
+def _public_error(body: dict[str, Any]) -> dict[str, Any]:
+    """An error as the public sees it: no counts of other people's bookings."""
+    return {name: body[name] for name in PUBLIC_ERROR_FIELDS if name in body}
+
+
+async def book(
+    session: AsyncSession,
+    ctx: booking.BookingContext,
+    front: Storefront,
+    data: BookingIn,
+    *,
+    idempotency_key: str | None,
+    secret: str,
+) -> tuple[int, dict[str, Any]]:
+    """Book one service; answers (status, body) so a repeated key gets the first answer."""
+    service = await _bookable_service(session, front, data.service_id)
+    await _offered_start(session, front, service, data, ctx.now)
+    customer_id = await _customer_id(session, ctx, data)
+    notes = f"Booked online by {data.name}" + (f", phone {data.phone}" if data.phone else "")
+    request = AppointmentCreate(
+        outlet_id=front.outlet.id,
+        customer_id=customer_id,
+        appointment_date=data.date,
+        start_time=data.start_time,
+        services=[ServiceLineIn(service_id=service.id, staff_id=data.staff_id)],
+        notes=notes,
+    )
+    if idempotency_key is not None:
+        status, body = await booking.create_idempotent(
+            session, ctx, request, f"public:{idempotency_key}"
+        )
+        if status != 201:
+            return status, _public_error(body)
+        appointment_id = str(body["id"])
+    else:
+        try:
+            appointment_id = (await booking.create_appointment(session, ctx, request)).id
+        except booking.BookingConflict as exc:
+            raise Conflict(exc.detail, code=exc.code) from None
+    token = booking_token(secret, front.tenant.id, appointment_id)
+    view = await booking_view(session, read_token(secret, token), ctx.now)
+    return 201, view.model_dump(mode="json")
+
+
+# The customer's own booking
+
+
+async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime) -> BookingOut:
+    repo = AppointmentRepository(session, link.tenant_id)
+    appointment = await repo.get(link.appointment_id)
+    tenant = await get_tenant(session, link.tenant_id)
+    if appointment is None or tenant is None:
+        raise NotFound("Booking not found")
+    outlet = await OutletRepository(session, link.tenant_id).get_or_404(appointment.outlet_id)
+    zone = booking.zone_of(outlet)
+    lines = (await repo.lines_of([appointment.id])).get(appointment.id, [])
+    return BookingOut(
+        status=appointment.status,
+        business_name=tenant.name,
+        outlet_name=outlet.name,
+        outlet_address=outlet.address,
+        timezone=outlet.timezone,
+        date=appointment.appointment_date,
+        start_time=appointment.start_time,
+        end_time=appointment.end_time,
+        services=[
+            BookedService(
+                service_name=line.service_name,
+                staff_name=line.staff_name,
+                start_time=line.starts_at.astimezone(zone).time().replace(tzinfo=None),
+                end_time=line.ends_at.astimezone(zone).time().replace(tzinfo=None),
+            )
+            for line in lines
+        ],
+        cancelled_at=appointment.cancelled_at,
+        can_cancel=appointment.status in rules.OPEN_STATUSES and appointment.starts_at > now,
+        manage_path=manage_path(link.token),
+    )
+
+
+class AlreadyStarted(Conflict):
+    code = "already_started"
+    default_detail = "This booking has already started; please contact the business"
+
+
+async def cancel(
+    session: AsyncSession, ctx: booking.BookingContext, link: LinkedBooking
+) -> BookingOut:
+    """Cancel through the private link; cancelling again changes nothing."""
+    appointment = await AppointmentRepository(session, link.tenant_id).get(link.appointment_id)
+    if appointment is None:
+        raise NotFound("Booking not found")
+    if appointment.status in rules.OPEN_STATUSES and appointment.starts_at <= ctx.now:
+        raise AlreadyStarted()
+    try:
+        await booking.transition(
+            session, ctx, appointment.id, "cancelled", "Cancelled by the customer online"
+        )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise NotFound("Booking not found") from None
+        raise
+    return await booking_view(session, link, ctx.now)

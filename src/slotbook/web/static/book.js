@@ -1,0 +1,284 @@
+// The public booking page: choose a service, a time, give your details, book.
+"use strict";
+
+(function () {
+  const main = document.getElementById("main");
+  const api = main.dataset.api;
+  const timezone = main.dataset.timezone;
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    serviceId: null,
+    serviceName: "",
+    startDate: null, // first day shown (YYYY-MM-DD); null = today at the outlet
+    firstDate: null, // today at the outlet, as the server answered
+    slot: null,
+    idempotencyKey: null,
+    submitting: false,
+  };
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function addDays(isoDate, days) {
+    const d = new Date(isoDate + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + days);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function longDate(isoDate) {
+    return new Date(isoDate + "T00:00:00Z").toLocaleDateString("en-GB", {
+      weekday: "long", day: "numeric", month: "long", timeZone: "UTC",
+    });
+  }
+
+  function hhmm(time) {
+    return time.slice(0, 5);
+  }
+
+  async function errorMessage(response) {
+    if (response.status === 429) {
+      const wait = response.headers.get("Retry-After") || "a few";
+      return `Too many requests from your connection. Please try again in ${wait} seconds.`;
+    }
+    try {
+      const body = await response.json();
+      if (response.status === 409) {
+        return "Sorry, this time was just taken. Please choose another time.";
+      }
+      if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+      if (body.detail) return body.detail;
+    } catch (e) { /* not JSON */ }
+    return "Something went wrong. Please try again.";
+  }
+
+  // Slots
+
+  function slotButton(slot, day) {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "slot";
+    button.dataset.date = day;
+    button.dataset.start = slot.start_time;
+    button.dataset.staff = slot.staff_name;
+    const time = document.createElement("span");
+    time.className = "slot-time";
+    time.textContent = `${hhmm(slot.start_time)} - ${hhmm(slot.end_time)}`;
+    const staff = document.createElement("span");
+    staff.className = "slot-staff";
+    staff.textContent = `with ${slot.staff_name}`;
+    const label = document.createElement("span");
+    label.className = "slot-label";
+    let mark = "\u2713 ";
+    if (!slot.bookable) {
+      button.disabled = true;
+      button.classList.add(slot.label === "Full" ? "full" : "unavailable");
+      mark = "\u2715 ";
+    } else if (slot.almost_full) {
+      button.classList.add("almost-full");
+      mark = "! ";
+    }
+    const markSpan = document.createElement("span");
+    markSpan.className = "mark";
+    markSpan.setAttribute("aria-hidden", "true");
+    markSpan.textContent = mark;
+    label.append(markSpan, slot.label);
+    button.append(time, staff, label);
+    button.setAttribute(
+      "aria-label",
+      `${hhmm(slot.start_time)} - ${hhmm(slot.end_time)} with ${slot.staff_name}: ${slot.label}, ` +
+        longDate(day),
+    );
+    if (slot.bookable) {
+      button.addEventListener("click", () => chooseSlot(slot, day));
+    }
+    li.append(button);
+    return li;
+  }
+
+  async function loadSlots() {
+    if (!state.serviceId) return;
+    const status = $("slots-status");
+    status.textContent = "Loading times\u2026";
+    const params = new URLSearchParams({ service_id: state.serviceId, days: "7" });
+    if (state.startDate) params.set("start_date", state.startDate);
+    let response;
+    try {
+      response = await fetch(`${api}/slots?${params}`, { headers: { Accept: "application/json" } });
+    } catch (e) {
+      status.textContent = "Could not load times. Check your connection and try again.";
+      return;
+    }
+    if (!response.ok) {
+      status.textContent = await errorMessage(response);
+      return;
+    }
+    const body = await response.json();
+    if (state.firstDate === null) state.firstDate = body.start_date;
+    state.startDate = body.start_date;
+    renderSlots(body);
+  }
+
+  function renderSlots(body) {
+    const container = $("slots");
+    container.replaceChildren();
+    const days = document.createElement("div");
+    days.className = "days";
+    let offered = 0;
+    for (const day of body.days) {
+      const section = document.createElement("section");
+      section.className = "day";
+      const heading = document.createElement("h3");
+      heading.textContent = longDate(day.date);
+      section.append(heading);
+      if (day.slots.length === 0) {
+        const none = document.createElement("p");
+        none.className = "no-slots";
+        none.textContent = "No times";
+        section.append(none);
+      } else {
+        const list = document.createElement("ul");
+        list.className = "slot-list";
+        for (const slot of day.slots) {
+          list.append(slotButton(slot, day.date));
+          offered += slot.bookable ? 1 : 0;
+        }
+        section.append(list);
+      }
+      days.append(section);
+    }
+    container.append(days);
+    $("week-label").textContent = `${longDate(body.start_date)} - ${longDate(body.end_date)}`;
+    $("prev-week").disabled = body.start_date <= state.firstDate;
+    $("slots-status").textContent = offered
+      ? `${offered} times available this week for ${state.serviceName}. Times in ${body.timezone}.`
+      : `No free times this week for ${state.serviceName}. Try later dates.`;
+  }
+
+  // Choosing and booking
+
+  function chooseSlot(slot, day) {
+    state.slot = { ...slot, date: day };
+    state.idempotencyKey = newKey();
+    $("chosen-slot").textContent =
+      `${state.serviceName}, ${longDate(day)}, ${hhmm(slot.start_time)} - ${hhmm(slot.end_time)} ` +
+      `(${timezone} time) with ${slot.staff_name}`;
+    $("form-error").textContent = "";
+    $("confirmation").hidden = true;
+    $("form-section").hidden = false;
+    $("book-button").disabled = false;
+    $("step-details").focus();
+  }
+
+  async function submitBooking(event) {
+    event.preventDefault();
+    if (state.submitting || !state.slot) return; // a double click books once
+    const form = $("booking-form");
+    if (!form.reportValidity()) return;
+    state.submitting = true;
+    const button = $("book-button");
+    button.disabled = true;
+    button.textContent = "Booking\u2026";
+    $("form-error").textContent = "";
+    const phone = $("phone").value.trim();
+    const payload = {
+      service_id: state.serviceId,
+      staff_id: state.slot.staff_id,
+      date: state.slot.date,
+      start_time: state.slot.start_time,
+      name: $("name").value.trim(),
+      email: $("email").value.trim(),
+    };
+    if (phone) payload.phone = phone;
+    try {
+      const response = await fetch(`${api}/bookings`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "Idempotency-Key": state.idempotencyKey,
+        },
+        body: JSON.stringify(payload),
+      });
+      if (response.status === 201) {
+        showConfirmation(await response.json());
+        state.idempotencyKey = null;
+        state.slot = null;
+      } else {
+        $("form-error").textContent = await errorMessage(response);
+        if (response.status !== 429) state.idempotencyKey = newKey();
+        if (response.status === 409) loadSlots();
+      }
+    } catch (e) {
+      // The same key is kept: trying again cannot book twice.
+      $("form-error").textContent = "Could not reach the booking service. Please try again.";
+    } finally {
+      state.submitting = false;
+      button.textContent = "Book";
+      button.disabled = state.slot === null;
+    }
+  }
+
+  function showConfirmation(booking) {
+    const url = new URL(booking.manage_path, window.location.origin).toString();
+    const line = booking.services[0];
+    $("confirm-text").textContent =
+      `${line.service_name} with ${line.staff_name} on ${longDate(booking.date)}, ` +
+      `${hhmm(booking.start_time)} - ${hhmm(booking.end_time)} (${booking.timezone} time).`;
+    const link = $("manage-link");
+    link.href = url;
+    link.textContent = url;
+    $("form-section").hidden = true;
+    $("confirmation").hidden = false;
+    $("confirm-title").focus();
+    loadSlots();
+  }
+
+  function onFormInput() {
+    // Different details are a different request: they get a key of their own.
+    if (state.slot && !state.submitting) state.idempotencyKey = newKey();
+  }
+
+  function selectService(input) {
+    state.serviceId = input.value;
+    state.serviceName = input.dataset.name;
+    state.startDate = null;
+    state.firstDate = null;
+    state.slot = null;
+    $("form-section").hidden = true;
+    $("confirmation").hidden = true;
+    $("slots-section").hidden = false;
+    loadSlots();
+  }
+
+  for (const input of document.querySelectorAll('input[name="service"]')) {
+    input.addEventListener("change", () => selectService(input));
+  }
+  $("prev-week").addEventListener("click", () => {
+    state.startDate = addDays(state.startDate, -7);
+    if (state.startDate < state.firstDate) state.startDate = state.firstDate;
+    loadSlots();
+  });
+  $("next-week").addEventListener("click", () => {
+    state.startDate = addDays(state.startDate, 7);
+    loadSlots();
+  });
+  $("booking-form").addEventListener("submit", submitBooking);
+  $("booking-form").addEventListener("input", onFormInput);
+  $("change-slot").addEventListener("click", () => {
+    $("form-section").hidden = true;
+    state.slot = null;
+    $("step-time").focus();
+  });
+  $("book-another").addEventListener("click", () => {
+    $("confirmation").hidden = true;
+    $("step-time").focus();
+  });
+  const checked = document.querySelector('input[name="service"]:checked');
+  if (checked) selectService(checked);
+})();

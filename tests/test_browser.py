@@ -1,0 +1,313 @@
+"""The booking page and the front desk in a real browser (Debian's Chromium, headless),
+against the real server (``slotbook serve``, two workers, SQLite, the real clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from tests.databases import SqliteTemplate
+from tests.live_server import LiveServer
+from tests.support import EVERY_DAY_8_TO_22, unique_email
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
+TIMEZONE = "Europe/London"
+PASSWORD = "front-desk-pass-1"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.live,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
+
+
+class Staff:
+    """The staff API of the live server, for setting up and checking."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}/api/v1", timeout=10)
+        self.token = ""
+
+    def call(self, method: str, path: str, json: Any = None, expect: int = 200, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self.http.request(method, path, json=json, headers=headers, **kw)
+        assert response.status_code == expect, f"{method} {path}: {response.text}"
+        return response.json()
+
+
+@dataclass
+class Shop:
+    page_url: str
+    desk_email: str
+    day: date
+    yoga: dict[str, Any]
+    haircut: dict[str, Any]
+    api: Staff
+
+
+@pytest.fixture(scope="module")
+def server(
+    sqlite_template: SqliteTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    live = LiveServer(
+        sqlite_template.fresh_url(),
+        workers=2,
+        var_dir=tmp_path_factory.mktemp("browser-var"),
+        extra_env={"SLOTBOOK_PUBLIC_RATE_LIMIT_PER_MINUTE": "1000"},
+    )
+    with live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def staff_api(server: LiveServer) -> Iterator[Staff]:
+    api = Staff(server.base_url)
+    yield api
+    api.http.close()
+
+
+@pytest.fixture
+def shop(server: LiveServer, staff_api: Staff) -> Shop:
+    """A new business per test; its bookings are three days from now."""
+    api = staff_api
+    signup = api.call(
+        "POST",
+        "/auth/signup",
+        {"business_name": "Lotus Yoga", "email": unique_email(), "password": PASSWORD},
+        expect=201,
+    )
+    api.token = signup["access_token"]
+    slug = api.call("GET", "/auth/me")["tenant_slug"]
+    outlet = api.call(
+        "POST", "/outlets", {"name": "Riverside Studio", "timezone": TIMEZONE}, expect=201
+    )
+    yoga = api.call(
+        "POST",
+        "/services",
+        {"name": "Group Yoga", "duration": 60, "allow_parallel_bookings": True,
+         "max_parallel_bookings": 10},
+        expect=201,
+    )
+    haircut = api.call("POST", "/services", {"name": "Haircut", "duration": 60}, expect=201)
+    for name, service in (("John Smith", yoga), ("Anna Lee", haircut)):
+        api.call(
+            "POST",
+            "/staff",
+            {"name": name, "outlet_id": outlet["id"], "service_ids": [service["id"]],
+             "working_hours": EVERY_DAY_8_TO_22},
+            expect=201,
+        )
+    desk_email = unique_email("desk")
+    api.call(
+        "POST",
+        "/users",
+        {"email": desk_email, "password": PASSWORD, "name": "Front Desk", "role": "staff"},
+        expect=201,
+    )
+    day = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date() + timedelta(days=3)
+    return Shop(
+        page_url=f"{server.base_url}/book/{slug}/{outlet['id']}",
+        desk_email=desk_email,
+        day=day,
+        yoga=yoga,
+        haircut=haircut,
+        api=api,
+    )
+
+
+def book_through_api(shop: Shop, service: dict[str, Any], start: str, count: int) -> None:
+    outlet_id = shop.page_url.rsplit("/", 1)[-1]
+    staff = shop.api.call("GET", "/staff", params={"outlet_id": outlet_id})["items"]
+    member = next(s for s in staff if service["id"] in s["service_ids"])
+    for number in range(count):
+        customer = shop.api.call(
+            "POST",
+            "/customers",
+            {"name": f"Member {number + 1}", "email": unique_email("member")},
+            expect=201,
+        )
+        shop.api.call(
+            "POST",
+            "/appointments",
+            {"outlet_id": outlet_id, "customer_id": customer["id"],
+             "appointment_date": shop.day.isoformat(), "start_time": start,
+             "services": [{"service_id": service["id"], "staff_id": member["id"]}]},
+            expect=201,
+        )
+
+
+def slot_button(page: Page, shop: Shop, start: str) -> Locator:
+    return page.locator(f'#slots button[data-date="{shop.day.isoformat()}"][data-start="{start}"]')
+
+
+def open_service(page: Page, shop: Shop, service_name: str) -> None:
+    page.goto(shop.page_url)
+    expect(page.locator("#tz-note")).to_contain_text(TIMEZONE)
+    page.get_by_label(service_name).check()
+    expect(page.locator("#slots .day").first).to_be_visible()
+
+
+def fill_details(page: Page, name: str, email: str) -> None:
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Phone").fill("+44 20 7946 0123")
+
+
+def shoot(page: Page, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def test_a_customer_takes_the_last_place_and_the_desk_cancel_reopens_it(
+    page: Page, shop: Shop, browser: Browser
+) -> None:
+    book_through_api(shop, shop.yoga, "10:00", 9)
+    open_service(page, shop, "Group Yoga")
+    last = slot_button(page, shop, "10:00:00")
+    expect(last).to_contain_text("1/10 spots left - Almost Full!")
+    expect(slot_button(page, shop, "11:00:00")).to_contain_text("10/10 spots left")
+    last.click()
+    expect(page.locator("#chosen-slot")).to_contain_text(TIMEZONE)
+    fill_details(page, "Zoe Walker", "zoe@example.com")
+    page.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page.locator("#manage-link")).to_contain_text("/my-booking/")
+    expect(last).to_contain_text("Full")
+    expect(last).to_be_disabled()
+    shoot(page, "public_booking_full.png", full_page=True)
+
+    desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    desk.goto(shop.page_url.split("/book/")[0] + "/desk")
+    desk.get_by_label("Email").fill(shop.desk_email)
+    desk.get_by_label("Password").fill(PASSWORD)
+    desk.get_by_role("button", name="Log in").click()
+    desk.get_by_label("Date", exact=True).fill(shop.day.isoformat())
+    block = desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 10/10")
+    expect(block).to_be_visible()
+    expect(desk.locator(".column h3", has_text="John Smith")).to_be_visible()
+    shoot(desk, "desk_day.png")
+    block.click()
+    roster = desk.get_by_role("dialog")
+    expect(roster).to_contain_text("10/10 booked")
+    expect(roster).to_contain_text("Zoe Walker")
+    shoot(desk, "desk_roster.png")
+    roster.get_by_role("button", name="Cancel Member 1", exact=True).click()
+    expect(roster).to_contain_text("9/10 booked")
+    roster.get_by_role("button", name="Close").click()
+    expect(desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 9/10")).to_be_visible()
+    desk.close()
+
+    open_service(page, shop, "Group Yoga")
+    expect(slot_button(page, shop, "10:00:00")).to_contain_text("1/10 spots left - Almost Full!")
+    expect(slot_button(page, shop, "10:00:00")).to_be_enabled()
+    slot_button(page, shop, "10:00:00").scroll_into_view_if_needed()
+    shoot(page, "public_almost_full.png")
+
+
+def test_the_desk_moves_and_marks_a_no_show_and_the_day_view_follows(
+    page: Page, shop: Shop
+) -> None:
+    book_through_api(shop, shop.yoga, "10:00", 2)
+    book_through_api(shop, shop.haircut, "14:00", 1)
+    page.goto(shop.page_url.split("/book/")[0] + "/desk")
+    page.get_by_label("Email").fill(shop.desk_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Date", exact=True).fill(shop.day.isoformat())
+    page.locator(".block", has_text="Haircut 14:00-15:00 - Member 1").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Move Member 1 to another time").click()
+    dialog.get_by_label("New time").fill("16:00")
+    dialog.get_by_role("button", name="Move here").click()
+    expect(page.locator(".block", has_text="Haircut 16:00-17:00 - Member 1")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    page.locator(".block", has_text="Group Yoga 10:00-11:00 - 2/10").click()
+    dialog.get_by_role("button", name="Mark Member 2 as no-show").click()
+    expect(dialog).to_contain_text("no show")
+    expect(page.locator(".block", has_text="Group Yoga 10:00-11:00 - 1/10")).to_be_visible()
+
+
+def test_a_customer_cancels_through_the_private_link(page: Page, shop: Shop) -> None:
+    open_service(page, shop, "Haircut")
+    slot = slot_button(page, shop, "14:00:00")
+    expect(slot).to_contain_text("Available")
+    slot.click()
+    fill_details(page, "Sam Rivers", "sam@example.com")
+    page.get_by_role("button", name="Book", exact=True).click()
+    expect(slot).to_contain_text("Booked")
+    link = page.locator("#manage-link")
+    href = link.get_attribute("href")
+    assert href and "/my-booking/" in href
+    link.click()
+    expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
+    expect(page.locator("#booking-status")).to_have_text("Confirmed")
+    expect(page.locator("main")).to_contain_text(TIMEZONE)
+    page.get_by_role("button", name="Cancel booking").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.locator("#booking-status")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name="Cancel booking")).to_have_count(0)
+    shoot(page, "my_booking_cancelled.png")
+
+    open_service(page, shop, "Haircut")
+    expect(slot_button(page, shop, "14:00:00")).to_contain_text("Available")
+    appointments = shop.api.call("GET", "/appointments", params={"status": "cancelled"})
+    assert appointments["total"] == 1
+
+
+def test_a_double_click_on_book_books_once(browser: Browser, shop: Shop) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        open_service(page, shop, "Group Yoga")
+        slot = slot_button(page, shop, "12:00:00")
+        slot.click()
+        fill_details(page, "Dana Double", "dana@example.com")
+        page.get_by_role("button", name="Book", exact=True).dblclick()
+        expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+        expect(slot).to_contain_text("9/10 spots left")
+        shoot(page, "public_phone_confirmation.png")
+    finally:
+        context.close()
+    customers = shop.api.call("GET", "/customers", params={"q": "dana@example.com"})["items"]
+    assert len(customers) == 1
+    booked = shop.api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
+    assert booked["total"] == 1

@@ -1,0 +1,245 @@
+"""Property: the grid offers a start exactly when booking it succeeds.
+
+For random working hours, time off, existing bookings, clock-change days and moments
+"now", every slot_interval-aligned start inside working hours is booked for real
+(and cancelled again, which gives its capacity back): it must succeed exactly when
+the grid lists it as available, and the grid must list nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from slotbook.clock import FixedClock
+from tests.support import Api
+
+GRID = "/availability/availability-grid"
+DAYS = [
+    date(2026, 12, 7),
+    date(2027, 3, 14),  # New York springs forward
+    date(2027, 3, 28),  # London springs forward
+    date(2027, 10, 31),  # London falls back
+    date(2027, 11, 7),  # New York falls back
+]
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Member:
+    intervals: tuple[tuple[int, int], ...]  # local minutes after midnight, [start, end)
+    time_off: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Booking:
+    member: int
+    other_service: bool
+    minute: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    zone: str
+    day: date
+    duration: int
+    slot_interval: int | None
+    parallel: bool
+    capacity: int
+    members: tuple[Member, ...]
+    bookings: tuple[Booking, ...]
+    now_minute: int  # minutes after the day's local midnight; negative is the day before
+
+
+@st.composite
+def members(draw: st.DrawFn) -> Member:
+    first_start = draw(st.integers(0, 80)) * 15
+    first_end = first_start + draw(st.integers(4, 12)) * 15
+    intervals = [(first_start, first_end)]
+    if draw(st.booleans()):
+        second_start = first_end + draw(st.integers(1, 8)) * 15
+        intervals.append((second_start, second_start + draw(st.integers(4, 12)) * 15))
+    intervals = [(s, e) for s, e in intervals if e <= 23 * 60 + 45]
+    if not intervals:
+        intervals = [(9 * 60, 12 * 60)]
+    time_off = None
+    if draw(st.booleans()):
+        off_start = draw(st.integers(intervals[0][0] // 15, intervals[-1][1] // 15)) * 15
+        time_off = (off_start, off_start + draw(st.integers(1, 8)) * 15)
+    return Member(tuple(intervals), time_off)
+
+
+@st.composite
+def bookings_for(draw: st.DrawFn, staff: tuple[Member, ...], step: int) -> Booking:
+    """Inside working hours, often on a grid start (to fill sessions), else on any quarter."""
+    member = draw(st.integers(0, len(staff) - 1))
+    begin, end = draw(st.sampled_from(staff[member].intervals))
+    on_grid = st.integers(0, (end - begin) // step).map(lambda k: begin + k * step)
+    any_quarter = st.integers(begin // 15, end // 15).map(lambda quarter: quarter * 15)
+    return Booking(
+        member=member,
+        other_service=draw(st.booleans()),
+        minute=draw(st.one_of(on_grid, any_quarter)),
+        count=draw(st.integers(1, 3)),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    staff = tuple(draw(st.lists(members(), min_size=1, max_size=2)))
+    if len(staff) == 2 and draw(st.booleans()):
+        # Colleagues on the same hours: the grid shares work between them.
+        staff = (staff[0], replace(staff[1], intervals=staff[0].intervals))
+    duration = draw(st.sampled_from([20, 30, 45, 60, 90]))
+    slot_interval = draw(st.sampled_from([None, 30, 60]))
+    step = slot_interval or duration
+    return Scenario(
+        zone=draw(st.sampled_from(["UTC", "America/New_York", "Europe/London"])),
+        day=draw(st.sampled_from(DAYS)),
+        duration=duration,
+        slot_interval=slot_interval,
+        parallel=draw(st.booleans()),
+        capacity=draw(st.integers(1, 2)),
+        members=staff,
+        bookings=tuple(draw(st.lists(bookings_for(staff, step), max_size=5))),
+        now_minute=draw(st.one_of(st.integers(-12 * 60, -1), st.integers(0, 24 * 60))),
+    )
+
+
+def clock_text(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
+
+
+class World:
+    """One scenario's business, set up through the API on a tenant of its own."""
+
+    def __init__(self, client: httpx.AsyncClient, scenario: Scenario) -> None:
+        self.api = Api(client)
+        self.scenario = scenario
+        self.outlet: Json = {}
+        self.service: Json = {}
+        self.other: Json = {}
+        self.staff: list[Json] = []
+        self.customer: Json = {}
+
+    async def build(self) -> None:
+        s, api = self.scenario, self.api
+        await api.signup()
+        self.outlet = await api.outlet(timezone=s.zone)
+        extra = {} if s.slot_interval is None else {"slot_interval": s.slot_interval}
+        self.service = await api.service(
+            "Class", parallel=s.parallel, capacity=s.capacity, duration=s.duration, **extra
+        )
+        self.other = await api.service("Personal Training", duration=45)
+        weekday = s.day.strftime("%A").lower()
+        for number, member in enumerate(s.members):
+            hours = {
+                weekday: [
+                    {"start": clock_text(a), "end": clock_text(b)} for a, b in member.intervals
+                ]
+            }
+            created = await api.staff(
+                f"Staff {number}", self.outlet, [self.service, self.other], hours
+            )
+            self.staff.append(created)
+            if member.time_off is not None:
+                start, end = member.time_off
+                at = datetime.combine(s.day, time())
+                await api.post(
+                    f"/staff/{created['id']}/time-off",
+                    {
+                        "start": (at + timedelta(minutes=start)).isoformat(),
+                        "end": (at + timedelta(minutes=end)).isoformat(),
+                    },
+                )
+        self.customer = await api.customer()
+        for booking in s.bookings:
+            for _ in range(booking.count):
+                await self.try_booking(
+                    self.other if booking.other_service else self.service,
+                    self.staff[booking.member],
+                    booking.minute,
+                )
+
+    async def try_booking(self, service: Json, staff: Json, minute: int) -> httpx.Response:
+        return await self.api.book_response(
+            self.outlet,
+            self.customer,
+            [(service, staff)],
+            date=self.scenario.day.isoformat(),
+            start=clock_text(minute),
+        )
+
+    async def grid(self) -> list[Json]:
+        day = self.scenario.day.isoformat()
+        params = {
+            "outlet_id": self.outlet["id"],
+            "service_id": self.service["id"],
+            "start_date": day,
+            "end_date": day,
+        }
+        slots: list[Json] = (await self.api.get(GRID, params=params))[day]
+        return slots
+
+    def aligned_starts(self) -> list[tuple[Json, int]]:
+        step = self.service["slot_interval"]
+        return [
+            (staff, minute)
+            for staff, member in zip(self.staff, self.scenario.members, strict=True)
+            for begin, end in member.intervals
+            for minute in range(begin, end, step)
+        ]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=scenarios())
+async def test_grid_offers_exactly_the_starts_that_book(
+    client: httpx.AsyncClient, clock: FixedClock, scenario: Scenario
+) -> None:
+    now = local_midnight(scenario.day, scenario.zone) + timedelta(minutes=scenario.now_minute)
+    # Set up a little earlier, so some bookings now lie in the past (within the token's life).
+    clock.at = now - timedelta(hours=11)
+    world = World(client, scenario)
+    await world.build()
+    clock.at = now
+
+    listed = {(slot["staff_id"], slot["start_time"][:5]): slot for slot in await world.grid()}
+    probed = set()
+    for staff, minute in world.aligned_starts():
+        key = (staff["id"], clock_text(minute))
+        probed.add(key)
+        response = await world.try_booking(world.service, staff, minute)
+        assert response.status_code in (201, 409, 422), response.text
+        slot = listed.get(key)
+        booked = response.status_code == 201
+        event(f"probe answered {response.status_code} {response.json().get('code', '')}".strip())
+        assert booked == (slot is not None and slot["is_available"]), (key, slot, response.text)
+        if booked:
+            await world.api.cancel(response.json())
+        if slot is not None and scenario.parallel:
+            assert_capacity_agrees(slot, response)
+    assert set(listed) <= probed, set(listed) - probed
+
+
+def assert_capacity_agrees(slot: Json, response: httpx.Response) -> None:
+    """A spot booked means one was left; a full session or a busy teacher means none."""
+    if response.status_code == 201:
+        assert slot["available_capacity"] >= 1, slot
+    elif response.status_code == 409:
+        assert response.json()["code"] in ("capacity_reached", "staff_busy"), response.text
+        assert slot["available_capacity"] == 0, (slot, response.text)
