@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotbook import __version__
 from slotbook.auth.routes import router as auth_router
@@ -29,6 +33,7 @@ from slotbook.web.routes import router as web_router
 
 log = structlog.get_logger("slotbook.app")
 API_PREFIX = "/api/v1"
+_UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -38,6 +43,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What exists at start-up lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise walk it during large responses.
+        gc.freeze()
         yield
         await database.dispose()
 
@@ -59,6 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(public_router, prefix=f"{API_PREFIX}/public")
     app.include_router(web_router)
     _register_error_handlers(app)
+    _document_errors(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app
@@ -90,11 +99,104 @@ def _register_error_handlers(app: FastAPI) -> None:
         log.exception("database_error")
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+            # FastAPI answers 400 for a body it cannot even decode (e.g. bytes that are not
+            # UTF-8), 422 for one that is not valid JSON: both are invalid input, 422.
+            return JSONResponse(
+                {
+                    "detail": [
+                        {"loc": ["body"], "msg": "body: not valid JSON", "type": "json_invalid"}
+                    ],
+                    "code": "validation_error",
+                },
+                status_code=422,
+            )
+        body: dict[str, Any] = {"detail": exc.detail}
+        if exc.status_code == 413:
+            body["code"] = "payload_too_large"
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SQLAlchemyError, database_error)
     app.add_exception_handler(OSError, database_error)
     app.add_exception_handler(TimeoutError, database_error)
+    # Driver errors raised outside SQLAlchemy's wrapping.
+    app.add_exception_handler(asyncpg.PostgresError, database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, database_error)
+    app.add_exception_handler(sqlite3.Error, database_error)
+
+
+_VALIDATION_DETAIL: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    ]
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document describe every error the handlers above can send.
+
+    - A 422 is either a domain error (``detail`` a string) or a request validation error
+      (``detail`` a list): routes that document ``InvalidInput`` get both shapes.
+    - Every operation with a body may answer 413 (``BodyLimit``).
+    - Every API operation may answer 503 with Retry-After (database unavailable or busy).
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                answers: dict[str, Any] = operation["responses"]
+                for status, answer in answers.items():
+                    if status == "422":
+                        _widen_detail(answer)
+                if "requestBody" in operation:
+                    answers.setdefault("413", PayloadTooLarge.schema())
+                if path.startswith(API_PREFIX) or path == "/readyz":
+                    answers.setdefault("503", ServiceBusy.schema())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _widen_detail(answer: dict[str, Any]) -> None:
+    body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    detail = body.get("properties", {}).get("detail")
+    if detail == {"type": "string"}:
+        body["properties"]["detail"] = _VALIDATION_DETAIL
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    default_detail = "Request body too large (limit 1 MiB)"
 
 
 def _readable(error: Any) -> dict[str, Any]:

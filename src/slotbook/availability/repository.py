@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.booking import rules
-from slotbook.booking.models import AppointmentLine
+from slotbook.booking.repository import AppointmentRepository
 from slotbook.booking.service import load_schedules, policy_of, zone_of
 from slotbook.catalog.models import Outlet, Service, Staff
 from slotbook.catalog.repository import OutletRepository, ServiceRepository, StaffRepository
@@ -98,23 +98,7 @@ class GridRepository:
         by_staff: dict[str, list[BookedSession]] = defaultdict(list)
         if not staff_ids:
             return by_staff
-        line = AppointmentLine
-        session_key = (line.staff_id, line.service_id, line.starts_at, line.ends_at)
-        stmt = (
-            sa.select(
-                *session_key,
-                sa.func.min(line.appointment_id).label("appointment_id"),
-                sa.func.count().label("bookings"),
-            )
-            .where(line.tenant_id == self.tenant_id)
-            .where(line.staff_id.in_(set(staff_ids)))
-            .where(line.starts_at > start - rules.LONGEST_LINE)
-            .where(line.starts_at < end)
-            .where(line.ends_at > start)
-            .where(line.status.in_(sorted(rules.ACTIVE_STATUSES)))
-            .group_by(*session_key)
-            .order_by(line.starts_at)
-        )
-        for booked in await self.session.execute(stmt):
+        repo = AppointmentRepository(self.session, self.tenant_id)
+        for booked in await repo.booked_sessions(staff_ids, start, end):
             by_staff[booked[0]].append(booked)
         return by_staff

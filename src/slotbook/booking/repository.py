@@ -63,14 +63,26 @@ class AppointmentRepository(TenantRepository[Appointment]):
         )
         await self.session.execute(stmt)
 
-    def active_lines_query(
+    def _active_overlapping(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> sa.Select[str, str, str, datetime, datetime]:
+    ) -> tuple[sa.ColumnElement[bool], ...]:
         """Active lines of these staff overlapping [start, end).
 
         The lower bound on ``starts_at`` (no line is longer than a day) keeps the scan a
         range on idx_appointment_parallel_booking_capacity.
         """
+        return (
+            AppointmentLine.tenant_id == self.tenant_id,
+            AppointmentLine.staff_id.in_(sorted(set(staff_ids))),
+            AppointmentLine.starts_at > start - LONGEST_LINE,
+            AppointmentLine.starts_at < end,
+            AppointmentLine.ends_at > start,
+            AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)),
+        )
+
+    def active_lines_query(
+        self, staff_ids: Sequence[str], start: datetime, end: datetime
+    ) -> sa.Select[str, str, str, datetime, datetime]:
         return (
             sa.select(
                 AppointmentLine.staff_id,
@@ -79,14 +91,34 @@ class AppointmentRepository(TenantRepository[Appointment]):
                 AppointmentLine.starts_at,
                 AppointmentLine.ends_at,
             )
-            .where(AppointmentLine.tenant_id == self.tenant_id)
-            .where(AppointmentLine.staff_id.in_(sorted(set(staff_ids))))
-            .where(AppointmentLine.starts_at > start - LONGEST_LINE)
-            .where(AppointmentLine.starts_at < end)
-            .where(AppointmentLine.ends_at > start)
-            .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
+            .where(*self._active_overlapping(staff_ids, start, end))
             .order_by(AppointmentLine.starts_at)
         )
+
+    async def booked_sessions(
+        self, staff_ids: Sequence[str], start: datetime, end: datetime
+    ) -> Sequence[sa.Row[str, str, datetime, datetime, str, int]]:
+        """The same lines counted per session (staff, service, start, end), by start.
+
+        A busy month holds far more lines than sessions; the grid reads these.
+        """
+        session_key = (
+            AppointmentLine.staff_id,
+            AppointmentLine.service_id,
+            AppointmentLine.starts_at,
+            AppointmentLine.ends_at,
+        )
+        stmt = (
+            sa.select(
+                *session_key,
+                sa.func.min(AppointmentLine.appointment_id).label("appointment_id"),
+                sa.func.count().label("bookings"),
+            )
+            .where(*self._active_overlapping(staff_ids, start, end))
+            .group_by(*session_key)
+            .order_by(AppointmentLine.starts_at)
+        )
+        return (await self.session.execute(stmt)).all()
 
     async def active_lines(
         self, staff_ids: Sequence[str], start: datetime, end: datetime

@@ -120,19 +120,19 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime | None:
 
 def within_schedule(schedule: Schedule, starts_at: datetime, ends_at: datetime) -> bool:
     """Inside one working interval of the local day, and clear of all time off."""
-    local_start = starts_at.astimezone(schedule.timezone).replace(tzinfo=None)
-    local_end = ends_at.astimezone(schedule.timezone).replace(tzinfo=None)
+    local_start = starts_at.astimezone(schedule.timezone)
+    local_end = ends_at.astimezone(schedule.timezone)
     if local_end.date() != local_start.date():
         return False
-    day = WEEKDAYS[local_start.weekday()]
     start_clock, end_clock = local_start.time(), local_end.time()
-    if not any(
-        begin <= start_clock and end_clock <= finish
-        for begin, finish in schedule.working_hours.get(day, ())
-    ):
+    intervals = schedule.working_hours.get(WEEKDAYS[local_start.weekday()], ())
+    if not any(begin <= start_clock and end_clock <= finish for begin, finish in intervals):
         return False
+    if not schedule.time_off:
+        return True
+    naive_start, naive_end = local_start.replace(tzinfo=None), local_end.replace(tzinfo=None)
     return not any(
-        off_start < local_end and local_start < off_end for off_start, off_end in schedule.time_off
+        off_start < naive_end and naive_start < off_end for off_start, off_end in schedule.time_off
     )
 
 
