@@ -54,6 +54,7 @@ def demo_data() -> None:
     """Load a demo business (once) and print how to log in."""
     from slotbook.demo import load_demo
 
+    configure_logging("WARNING")
     login = asyncio.run(load_demo(get_settings()))
     typer.echo(login)
 
