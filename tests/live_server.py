@@ -33,7 +33,9 @@ class LiveServer:
         workers: int,
         var_dir: Path,
         extra_env: dict[str, str] | None = None,
+        ready_path: str = "/readyz",
     ) -> None:
+        self.ready_path = ready_path
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = var_dir / f"server-{self.port}.log"
@@ -63,7 +65,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.ready_path}", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

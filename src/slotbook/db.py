@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
@@ -85,6 +92,9 @@ def create_database(settings: Settings, *, url: str | None = None) -> Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_seconds,
+            # A connection the server dropped (restart, failover, pg_terminate_backend) is
+            # found at checkout and replaced, instead of failing the request that drew it.
+            pool_pre_ping=settings.db_pool_pre_ping,
             connect_args={
                 "timeout": settings.db_connect_timeout_seconds,
                 # Bounded waits: a lock or a statement never hangs a worker.
@@ -95,7 +105,33 @@ def create_database(settings: Settings, *, url: str | None = None) -> Database:
                 },
             },
         )
+        _treat_broken_connections_as_disconnects(engine)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+# asyncpg errors after which the connection is unusable, although asyncpg may not have
+# marked it closed yet (SQLAlchemy's dialect only checks ``is_closed()``): e.g. the server
+# terminated the backend mid-operation, leaving the protocol "in another operation".
+_BROKEN_CONNECTION_ERRORS = (
+    "InternalClientError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "InterfaceError",
+)
+_DISCONNECT_SQLSTATE_PREFIXES = ("08", "57P")
+
+
+def _treat_broken_connections_as_disconnects(engine: AsyncEngine) -> None:
+    """Invalidate a connection (and, as SQLAlchemy does on a disconnect, every pooled
+    connection older than it) when an error shows the server side is gone."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_disconnect:
+            return
+        # SQLAlchemy's asyncpg adapter wraps the driver's error: look at both.
+        if _is_broken_connection(context.original_exception):
+            context.is_disconnect = True
 
 
 def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
@@ -164,6 +200,28 @@ def is_unavailable(exc: BaseException) -> bool:
         if code in _UNAVAILABLE_SQLSTATES or code in RETRYABLE_SQLSTATES:
             return True
         if isinstance(exc, OperationalError | InterfaceError):
+            return True
+        return _is_broken_connection(exc.orig)
+    # A driver error that escaped SQLAlchemy's wrapping (e.g. raised while a connection
+    # was being reset or closed).
+    if isinstance(exc, asyncpg.PostgresError):
+        code = exc.sqlstate
+        if code in _UNAVAILABLE_SQLSTATES or code in RETRYABLE_SQLSTATES:
+            return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    return _is_broken_connection(exc)
+
+
+def _is_broken_connection(error: BaseException | None) -> bool:
+    for candidate in (error, getattr(error, "__cause__", None)):
+        if candidate is None:
+            continue
+        names = {cls.__name__ for cls in type(candidate).__mro__}
+        if names.intersection(_BROKEN_CONNECTION_ERRORS):
+            return True
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str) and code.startswith(_DISCONNECT_SQLSTATE_PREFIXES):
             return True
     return False
 

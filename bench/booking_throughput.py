@@ -1,0 +1,723 @@
+"""Booking throughput: the engine's SQL ceiling against the real server.
+
+Run from the repository root (PostgreSQL must be running):
+
+    .venv/bin/python bench/booking_throughput.py
+
+It creates a database of its own (dropped at the end), migrates it, starts
+``slotbook serve --workers 2`` on it, sets up a tenant with 200 staff, and measures:
+
+(a) ceiling: the engine's booking transaction (lock the staff row, read the active
+    lines, insert appointment + line + event) driven directly with asyncpg;
+(b) bookings through the API, spread over the 200 staff;
+(c) one class of capacity 1,000 on one staff member (all on one row lock);
+(d) GET /healthz: the framework floor.
+
+The load generator speaks HTTP/1.1 over keep-alive sockets itself (one connection per
+client): httpx in one process costs more CPU per request than the server does.
+Environment: SLOTBOOK_BENCH_POSTGRES_URL (admin URL, default
+postgresql+asyncpg://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import LiveServer  # noqa: E402
+
+from slotbook.ids import new_id  # noqa: E402
+from slotbook.migrations.runner import upgrade  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ALL_DAY = {day: [{"start": "00:00", "end": "23:55"}] for day in DAYS}
+STAFF_COUNT = 200
+SLOT_MINUTES = 5
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# A minimal HTTP/1.1 keep-alive client
+
+
+class HttpConnection:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append("Content-Type: application/json")
+            lines.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            lname = name.strip().lower()
+            if lname == b"content-length":
+                length = int(value)
+            elif lname == b"connection" and value.strip().lower() == b"close":
+                close = True
+        payload = await self.reader.readexactly(length) if length else b""
+        if close:
+            await self.close()
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+# Measurement
+
+
+@dataclass
+class Result:
+    name: str
+    ok: int = 0
+    other: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, utime, stime = int(fields[1]), int(fields[11]), int(fields[12])
+        if int(entry.name) == pid or ppid == pid:
+            total += (utime + stime) / ticks
+    return total
+
+
+async def run_clients(
+    result: Result,
+    clients: int,
+    seconds: float,
+    one: Callable[[int, int], Awaitable[int]],
+    *,
+    server_pid: int | None = None,
+    stop_when: Callable[[], bool] | None = None,
+) -> Result:
+    """``one(client, n)`` does one operation and returns its status (2xx counts as ok)."""
+    deadline = time.perf_counter() + seconds
+    cpu0 = time.process_time()
+    server0 = process_tree_cpu(server_pid) if server_pid else 0.0
+
+    async def client(index: int) -> None:
+        n = 0
+        while time.perf_counter() < deadline and not (stop_when and stop_when()):
+            started = time.perf_counter()
+            status = await one(index, n)
+            result.latencies.append(time.perf_counter() - started)
+            n += 1
+            if 200 <= status < 300:
+                result.ok += 1
+            else:
+                result.other[status] = result.other.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    result.seconds = time.perf_counter() - started
+    result.client_cpu = time.process_time() - cpu0
+    if server_pid:
+        result.server_cpu = process_tree_cpu(server_pid) - server0
+    return result
+
+
+# Setup through the API
+
+
+@dataclass
+class Tenant:
+    token: str
+    tenant_id: str
+    user_id: str
+    outlet_id: str
+    customer_id: str
+    service_id: str
+    class_service_id: str
+    staff_ids: list[str]
+    class_staff_id: str
+
+
+async def api(
+    conn: HttpConnection, method: str, path: str, body: Any = None, token: str | None = None
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = json.dumps(body).encode() if body is not None else b""
+    status, payload = await conn.request(method, f"/api/v1{path}", data, headers)
+    if status >= 300:
+        raise RuntimeError(f"{method} {path}: {status} {payload[:300]!r}")
+    return json.loads(payload)
+
+
+async def set_up_tenant(port: int) -> Tenant:
+    conn = HttpConnection("127.0.0.1", port)
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    signup = await api(
+        conn,
+        "POST",
+        "/auth/signup",
+        {"business_name": "Bench Studio", "email": email, "password": "bench-password-1"},
+    )
+    token = signup["access_token"]
+    outlet = await api(conn, "POST", "/outlets", {"name": "Main", "timezone": "UTC"}, token)
+    service = await api(
+        conn, "POST", "/services", {"name": "Quick check", "duration": SLOT_MINUTES}, token
+    )
+    klass = await api(
+        conn,
+        "POST",
+        "/services",
+        {
+            "name": "Big class",
+            "duration": 60,
+            "allow_parallel_bookings": True,
+            "max_parallel_bookings": 100,
+        },
+        token,
+    )
+    customer = await api(conn, "POST", "/customers", {"name": "Bench Customer"}, token)
+    conns = [HttpConnection("127.0.0.1", port) for _ in range(8)]
+
+    async def make_staff(worker: int) -> list[str]:
+        ids = []
+        for n in range(worker, STAFF_COUNT, len(conns)):
+            body = {
+                "name": f"Staff {n:03d}",
+                "outlet_id": outlet["id"],
+                "service_ids": [service["id"]],
+                "working_hours": ALL_DAY,
+            }
+            ids.append((await api(conns[worker], "POST", "/staff", body, token))["id"])
+        return ids
+
+    staff_ids = [i for chunk in await asyncio.gather(*map(make_staff, range(8))) for i in chunk]
+    class_staff = await api(
+        conn,
+        "POST",
+        "/staff",
+        {
+            "name": "Class teacher",
+            "outlet_id": outlet["id"],
+            "service_ids": [klass["id"]],
+            "working_hours": ALL_DAY,
+        },
+        token,
+    )
+    for c in [conn, *conns]:
+        await c.close()
+    return Tenant(
+        token=token,
+        tenant_id=signup["tenant_id"],
+        user_id=signup["user"]["id"],
+        outlet_id=outlet["id"],
+        customer_id=customer["id"],
+        service_id=service["id"],
+        class_service_id=klass["id"],
+        staff_ids=staff_ids,
+        class_staff_id=class_staff["id"],
+    )
+
+
+class SlotCursor:
+    """Hands out distinct (staff, start) pairs, cycling over the staff."""
+
+    def __init__(self, staff_ids: list[str], first_day: date) -> None:
+        self.staff_ids = staff_ids
+        self.first = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
+        self.n = 0
+
+    def next(self) -> tuple[str, datetime]:
+        n = self.n
+        self.n += 1
+        staff = self.staff_ids[n % len(self.staff_ids)]
+        slot = n // len(self.staff_ids)  # 287 five-minute slots a day (00:00-23:55)
+        day, index = divmod(slot, 287)
+        return staff, self.first + timedelta(days=day, minutes=SLOT_MINUTES * index)
+
+
+# (a) the ceiling: the engine's transaction, straight through asyncpg
+
+LOCK_SQL = (
+    "SELECT id FROM staff WHERE tenant_id = $1 AND id = ANY($2::varchar[]) ORDER BY id FOR UPDATE"
+)
+LINES_SQL = """
+SELECT staff_id, appointment_id, service_id, starts_at, ends_at FROM appointment_lines
+WHERE tenant_id = $1 AND staff_id = ANY($2::varchar[]) AND starts_at > $3 AND starts_at < $4
+  AND ends_at > $5 AND status = ANY($6::varchar[]) ORDER BY starts_at
+"""
+APPOINTMENT_SQL = """
+INSERT INTO appointments (id, tenant_id, outlet_id, customer_id, status, appointment_date,
+  start_time, end_time, starts_at, ends_at, notes, created_by, created_at, cancelled_at,
+  cancel_reason)
+VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, $7, $8, $9, NULL, $10, $11, NULL, NULL)
+"""
+LINE_SQL = """
+INSERT INTO appointment_lines (id, tenant_id, appointment_id, position, staff_id, service_id,
+  status, starts_at, ends_at) VALUES ($1, $2, $3, 0, $4, $5, 'confirmed', $6, $7)
+"""
+EVENT_SQL = """
+INSERT INTO appointment_events (id, tenant_id, appointment_id, type, at, user_id, data)
+VALUES ($1, $2, $3, 'created', $4, $5, $6)
+"""
+ACTIVE = ["completed", "confirmed", "pending"]
+
+
+async def ceiling(
+    dsn: str, tenant: Tenant, cursor: SlotCursor, clients: int, seconds: float
+) -> Result:
+    pool = await asyncpg.create_pool(dsn, min_size=clients, max_size=clients)
+    assert pool is not None
+
+    async def one(_client: int, _n: int) -> int:
+        staff_id, start = cursor.next()
+        end = start + timedelta(minutes=SLOT_MINUTES)
+        appointment_id = new_id()
+        now = datetime.now(UTC)
+        async with pool.acquire() as con, con.transaction():
+            await con.fetch(LOCK_SQL, tenant.tenant_id, [staff_id])
+            rows = await con.fetch(
+                LINES_SQL,
+                tenant.tenant_id,
+                [staff_id],
+                start - timedelta(days=1),
+                end,
+                start,
+                ACTIVE,
+            )
+            if rows:
+                return 409
+            await con.execute(
+                APPOINTMENT_SQL,
+                appointment_id,
+                tenant.tenant_id,
+                tenant.outlet_id,
+                tenant.customer_id,
+                start.date(),
+                start.time(),
+                end.time(),
+                start,
+                end,
+                tenant.user_id,
+                now,
+            )
+            await con.execute(
+                LINE_SQL,
+                new_id(),
+                tenant.tenant_id,
+                appointment_id,
+                staff_id,
+                tenant.service_id,
+                start,
+                end,
+            )
+            await con.execute(
+                EVENT_SQL,
+                new_id(),
+                tenant.tenant_id,
+                appointment_id,
+                now,
+                tenant.user_id,
+                json.dumps({"status": "confirmed", "date": start.date().isoformat()}),
+            )
+        return 201
+
+    try:
+        return await run_clients(Result("(a) SQL ceiling, asyncpg"), clients, seconds, one)
+    finally:
+        await pool.close()
+
+
+async def prefill_class(dsn: str, tenant: Tenant, when: datetime, count: int) -> None:
+    """Book ``count`` places of the class with SQL, so (c) reaches the capacity of 1,000
+    within its run and each booking counts a big session, as a full class does."""
+    con = await asyncpg.connect(dsn)
+    end = when + timedelta(minutes=60)
+    now = datetime.now(UTC)
+    try:
+        async with con.transaction():
+            for _ in range(count):
+                appointment_id = new_id()
+                await con.execute(
+                    APPOINTMENT_SQL,
+                    appointment_id,
+                    tenant.tenant_id,
+                    tenant.outlet_id,
+                    tenant.customer_id,
+                    when.date(),
+                    when.time(),
+                    end.time(),
+                    when,
+                    end,
+                    tenant.user_id,
+                    now,
+                )
+                await con.execute(
+                    LINE_SQL,
+                    new_id(),
+                    tenant.tenant_id,
+                    appointment_id,
+                    tenant.class_staff_id,
+                    tenant.class_service_id,
+                    when,
+                    end,
+                )
+        await con.execute("ANALYZE appointment_lines")
+    finally:
+        await con.close()
+
+
+# (b), (c), (d) through the server
+
+
+def booking_body(tenant: Tenant, service_id: str, staff_id: str, start: datetime) -> bytes:
+    return json.dumps(
+        {
+            "outlet_id": tenant.outlet_id,
+            "customer_id": tenant.customer_id,
+            "appointment_date": start.date().isoformat(),
+            "start_time": start.strftime("%H:%M"),
+            "services": [{"service_id": service_id, "staff_id": staff_id}],
+        }
+    ).encode()
+
+
+async def api_bookings(
+    port: int, server_pid: int, tenant: Tenant, cursor: SlotCursor, clients: int, seconds: float
+) -> Result:
+    conns = [HttpConnection("127.0.0.1", port) for _ in range(clients)]
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+
+    async def one(client: int, _n: int) -> int:
+        staff_id, start = cursor.next()
+        body = booking_body(tenant, tenant.service_id, staff_id, start)
+        status, _ = await conns[client].request("POST", "/api/v1/appointments", body, headers)
+        return status
+
+    try:
+        return await run_clients(
+            Result("(b) API bookings, 200 staff"), clients, seconds, one, server_pid=server_pid
+        )
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def class_bookings(
+    port: int, server_pid: int, tenant: Tenant, when: datetime, clients: int, seconds: float
+) -> tuple[Result, int]:
+    conns = [HttpConnection("127.0.0.1", port) for _ in range(clients)]
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+    body = booking_body(tenant, tenant.class_service_id, tenant.class_staff_id, when)
+    full = {"refusals": 0}
+
+    async def one(client: int, _n: int) -> int:
+        status, payload = await conns[client].request("POST", "/api/v1/appointments", body, headers)
+        if status == 409 and b"capacity_reached" in payload:
+            full["refusals"] += 1
+        return status
+
+    try:
+        result = await run_clients(
+            Result("(c) one class, capacity 1000"),
+            clients,
+            seconds,
+            one,
+            server_pid=server_pid,
+            stop_when=lambda: full["refusals"] >= 2 * clients,
+        )
+    finally:
+        for conn in conns:
+            await conn.close()
+    return result, full["refusals"]
+
+
+async def healthz(port: int, server_pid: int, clients: int, seconds: float) -> Result:
+    conns = [HttpConnection("127.0.0.1", port) for _ in range(clients)]
+
+    async def one(client: int, _n: int) -> int:
+        status, _ = await conns[client].request("GET", "/healthz")
+        return status
+
+    try:
+        return await run_clients(
+            Result("(d) GET /healthz"), clients, seconds, one, server_pid=server_pid
+        )
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def set_class_capacity(port: int, tenant: Tenant, capacity: int) -> None:
+    conn = HttpConnection("127.0.0.1", port)
+    try:
+        await api(
+            conn,
+            "PATCH",
+            f"/services/{tenant.class_service_id}",
+            {"max_parallel_bookings": capacity},
+            tenant.token,
+        )
+    except RuntimeError:
+        # The contract caps max_parallel_bookings at 100: raise it in the database instead.
+        pass
+    finally:
+        await conn.close()
+
+
+def profile_workers(
+    server: LiveServer, seconds: int, out_dir: Path
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each worker during (b), when ``--profile`` is given and py-spy exists."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists() or server.process is None:
+        print("py-spy not found; skipping the profile", file=sys.stderr)
+        return []
+    workers = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _ppid(entry) == server.process.pid
+    ]
+    procs = []
+    for pid in workers:
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(py_spy),
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    str(seconds),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out_dir / f"profile-{pid}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return procs
+
+
+def _ppid(entry: Path) -> int:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+async def main(args: argparse.Namespace) -> int:
+    admin_url = os.environ.get("SLOTBOOK_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
+    name = f"slotbook_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(asyncpg_dsn(admin_url), timeout=10)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    var_dir = Path(tempfile.mkdtemp(prefix="slotbook-bench-"))
+    results: list[Result] = []
+    try:
+        await asyncio.to_thread(upgrade, url)
+        extra_env = {"SLOTBOOK_LOG_LEVEL": args.log_level, **dict(args.env)}
+        with LiveServer(url, workers=args.workers, var_dir=var_dir, extra_env=extra_env) as server:
+            assert server.process is not None
+            pid = server.process.pid
+            tenant = await set_up_tenant(server.port)
+            dsn = asyncpg_dsn(url)
+            con = await asyncpg.connect(dsn)
+            await con.execute(
+                "UPDATE services SET max_parallel_bookings = 1000 WHERE id = $1",
+                tenant.class_service_id,
+            )
+            await con.execute("ANALYZE")
+            await con.close()
+            today = datetime.now(UTC).date()
+            s = args.seconds
+            # Warm-up (connections, statement caches), not measured.
+            await api_bookings(
+                server.port,
+                pid,
+                tenant,
+                SlotCursor(tenant.staff_ids, today + timedelta(days=400)),
+                16,
+                2,
+            )
+            a = await ceiling(
+                dsn, tenant, SlotCursor(tenant.staff_ids, today + timedelta(days=10)), 16, s
+            )
+            profilers = profile_workers(server, int(s), var_dir) if args.profile else []
+            b = await api_bookings(
+                server.port,
+                pid,
+                tenant,
+                SlotCursor(tenant.staff_ids, today + timedelta(days=100)),
+                16,
+                s,
+            )
+            for proc in profilers:
+                proc.wait(timeout=60)
+            when = datetime.combine(today + timedelta(days=30), datetime.min.time(), tzinfo=UTC)
+            when = when.replace(hour=10)
+            await prefill_class(dsn, tenant, when, args.class_prefill)
+            c, refusals = await class_bookings(server.port, pid, tenant, when, 32, s)
+            d = await healthz(server.port, pid, 16, s)
+            results = [a, b, c, d]
+            con = await asyncpg.connect(dsn)
+            in_db = await con.fetchval(
+                "SELECT count(*) FROM appointment_lines"
+                " WHERE service_id = $1 AND status = 'confirmed'",
+                tenant.class_service_id,
+            )
+            await con.close()
+            requests_c = c.ok + sum(c.other.values())
+            report(results, args, in_db=in_db, requests_c=requests_c, refusals=refusals)
+            in_db -= args.class_prefill
+            # 503s are lock waits past SLOTBOOK_LOCK_TIMEOUT_MS: bounded, refused, retryable.
+            decided = c.ok + refusals
+            expected = min(decided, 1000 - args.class_prefill)
+            unexpected = {k: v for k, v in c.other.items() if k not in (409, 503)}
+            if c.ok != expected or in_db != expected or unexpected:
+                print(f"FAIL: class accepted {c.ok} (in DB {in_db}), expected {expected}")
+                print(f"unexpected answers: {unexpected}")
+                return 1
+    finally:
+        print(f"server log and profiles: {var_dir}")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return 0
+
+
+def report(results: list[Result], args: argparse.Namespace, **c_info: int) -> None:
+    a, b, c, d = results
+    print()
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  machine: {platform.node()} "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    env = " ".join(f"{k}={v}" for k, v in args.env)
+    print(
+        f"server: slotbook serve --workers {args.workers}, "
+        f"SLOTBOOK_LOG_LEVEL={args.log_level} {env}".rstrip()
+    )
+    print()
+    print(
+        "| run | ok/s | p50 ms | p99 ms | ok | other | client CPU | server CPU | server CPU/req |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|")
+    for r in results:
+        server_cpu = per_request = "-"
+        if r.server_cpu is not None:
+            server_cpu = f"{r.server_cpu / r.seconds:.0%}"
+            per_request = f"{r.server_cpu * 1000 / max(1, r.ok + sum(r.other.values())):.2f} ms"
+        print(
+            f"| {r.name} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.ok} "
+            f"| {r.other or '-'} | {r.client_cpu / r.seconds:.0%} | {server_cpu} | {per_request} |"
+        )
+    print()
+    print(f"(b)/(a) = {b.rate / a.rate:.2f}   (target >= 0.25)")
+    print(f"(c)/(b) = {c.rate / b.rate:.2f}")
+    print(f"(b)/(d) = {b.rate / d.rate:.2f}")
+    print(f"p99 of (b) = {b.pct(0.99):.1f} ms  (target <= 50 ms)")
+    print(
+        f"(c): {c_info['requests_c']} requests, {c.ok} accepted, {c_info['refusals']} refused "
+        f"capacity_reached, {c_info['in_db']} in the database "
+        f"(incl. {args.class_prefill} prefilled by SQL); "
+        f"(c) rate is accepted bookings over {c.seconds:.1f} s"
+    )
+    print("CPU: share of one core (client = this process; server = all workers), and server")
+    print("CPU seconds per request (load-independent: what the request costs the server).")
+    print(f"load average at the end: {os.getloadavg()}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--log-level", default="INFO", help="SLOTBOOK_LOG_LEVEL of the server")
+    parser.add_argument(
+        "--class-prefill",
+        type=int,
+        default=600,
+        help="places of the 1,000-place class booked with SQL before (c) (default 600)",
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy the workers during (b)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=lambda item: tuple(item.split("=", 1)),
+        metavar="SLOTBOOK_X=VALUE",
+        help="extra server environment (repeatable), e.g. SLOTBOOK_DB_POOL_PRE_PING=false",
+    )
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    sys.exit(asyncio.run(main(parse_args())))
