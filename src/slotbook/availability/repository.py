@@ -44,7 +44,7 @@ class GridSubject:
 # One session of one staff member: ``bookings`` active lines with the same service,
 # start and end, and one of their appointment ids. The database rows themselves, unwrapped:
 # a month holds thousands of sessions and most are never looked at more closely.
-BookedSession = sa.Row[str, str, datetime, datetime, str, int]
+BookedSession = sa.Row[str, str, datetime, datetime, int]
 
 
 class GridRepository:

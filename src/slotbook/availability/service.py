@@ -48,19 +48,16 @@ class StaffSessions:
     def __init__(self, sessions_by_start: Sequence[BookedSession]) -> None:
         self.starts: list[datetime] = []
         self.signatures: list[SessionSignature] = []
-        self.appointment_ids: list[str] = []
         self.longest = timedelta(0)
         for (
             _staff_id,
             service_id,
             starts_at,
             ends_at,
-            appointment_id,
             bookings,
         ) in sessions_by_start:
             self.starts.append(starts_at)
             self.signatures.append((service_id, starts_at, ends_at, bookings))
-            self.appointment_ids.append(appointment_id)
             self.longest = max(self.longest, ends_at - starts_at)
 
     def around(self, starts_at: datetime, ends_at: datetime) -> slice:
@@ -73,15 +70,14 @@ class StaffSessions:
         return tuple(self.signatures[nearby])
 
     def lines(self, nearby: slice) -> list[rules.ActiveLine]:
-        """The sessions as ``decide`` takes them: each is ``bookings`` copies of one line
-        (the appointment it names does not matter when none is excluded)."""
+        """The sessions as ``decide`` takes them: each is ``bookings`` copies of one line.
+
+        Appointment ids only matter to ``decide`` when one is excluded (a reschedule),
+        and the grid excludes none, so the lines carry none.
+        """
         lines: list[rules.ActiveLine] = []
-        for (service_id, starts_at, ends_at, bookings), appointment_id in zip(
-            self.signatures[nearby], self.appointment_ids[nearby], strict=True
-        ):
-            lines.extend(
-                [rules.ActiveLine(appointment_id, service_id, starts_at, ends_at)] * bookings
-            )
+        for service_id, starts_at, ends_at, bookings in self.signatures[nearby]:
+            lines.extend([rules.ActiveLine("", service_id, starts_at, ends_at)] * bookings)
         return lines
 
 

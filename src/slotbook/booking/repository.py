@@ -97,7 +97,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> Sequence[sa.Row[str, str, datetime, datetime, str, int]]:
+    ) -> Sequence[sa.Row[str, str, datetime, datetime, int]]:
         """The same lines counted per session (staff, service, start, end), by start.
 
         A busy month holds far more lines than sessions; the grid reads these.
@@ -109,11 +109,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
             AppointmentLine.ends_at,
         )
         stmt = (
-            sa.select(
-                *session_key,
-                sa.func.min(AppointmentLine.appointment_id).label("appointment_id"),
-                sa.func.count().label("bookings"),
-            )
+            sa.select(*session_key, sa.func.count().label("bookings"))
             .where(*self._active_overlapping(staff_ids, start, end))
             .group_by(*session_key)
             .order_by(AppointmentLine.starts_at)
