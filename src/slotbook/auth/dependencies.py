@@ -50,7 +50,7 @@ async def authenticated(
     if not token:
         raise NotAuthenticated()
     principal = read_token(token, secret=request.app.state.secret_key, now=clock.now())
-    await service.current_user(session, principal)
+    await service.check_principal(session, principal)
     return principal
 
 

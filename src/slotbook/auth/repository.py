@@ -23,6 +23,14 @@ async def find_user_in_tenant(session: AsyncSession, user_id: str, tenant_id: st
     return await UserRepository(session, tenant_id).get(user_id)
 
 
+async def role_in_tenant(session: AsyncSession, user_id: str, tenant_id: str) -> str | None:
+    """The user's current role, or None when the user is gone (checked on every request)."""
+    stmt = UserRepository(session, tenant_id).base_query().with_only_columns(User.role)
+    stmt = stmt.where(User.id == user_id)
+    role: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return role
+
+
 async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     stmt = sa.select(Tenant.slug).where(sa.or_(Tenant.slug == base, Tenant.slug.like(f"{base}-%")))
     return set((await session.execute(stmt)).scalars())

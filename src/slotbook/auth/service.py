@@ -95,6 +95,16 @@ async def login(
     return tokens.issue(Principal(user.id, user.tenant_id, Role(user.role)), now)
 
 
+async def check_principal(session: AsyncSession, principal: Principal) -> None:
+    """The token's user still exists in the token's tenant with the token's role.
+
+    Reads one column, not the user: this runs before every authenticated request.
+    """
+    role = await repository.role_in_tenant(session, principal.user_id, principal.tenant_id)
+    if role is None or role != principal.role.value:
+        raise NotAuthenticated("Could not validate credentials")
+
+
 async def current_user(session: AsyncSession, principal: Principal) -> User:
     """The token's user, still in the token's tenant with the token's role."""
     user = await repository.find_user_in_tenant(session, principal.user_id, principal.tenant_id)

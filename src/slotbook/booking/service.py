@@ -226,8 +226,9 @@ async def _plan(
         [s.service_id for s in data.services]
     )
     staff_repo = StaffRepository(session, tenant_id)
-    staff = await staff_repo.get_many([s.staff_id for s in data.services])
-    offered = await staff_repo.service_ids_by_staff(list(staff))
+    staff, offered = await staff_repo.with_offered(
+        [s.staff_id for s in data.services], [s.service_id for s in data.services]
+    )
     zone = zone_of(outlet)
     cursor = start_instant(data.appointment_date, data.start_time, zone, "start_time")
     planned: list[PlannedLine] = []
@@ -372,8 +373,9 @@ async def reschedule(
         [r.service_id for r in rows]
     )
     staff_repo = StaffRepository(session, ctx.tenant_id)
-    staff = await staff_repo.get_many([r.staff_id for r in rows])
-    offered = await staff_repo.service_ids_by_staff(list(staff))
+    staff, offered = await staff_repo.with_offered(
+        [r.staff_id for r in rows], [r.service_id for r in rows]
+    )
     cursor = start_instant(data.new_date, data.new_start_time, zone, "new_start_time")
     planned: list[PlannedLine] = []
     for row in rows:

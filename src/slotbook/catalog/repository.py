@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
-from slotbook.repository import TenantRepository
+from slotbook.repository import TenantRepository, well_formed_id
 
 
 class OutletRepository(TenantRepository[Outlet]):
@@ -60,6 +60,29 @@ class StaffRepository(TenantRepository[Staff]):
         for staff_id, service_id in await self.session.execute(stmt):
             offered[staff_id].append(service_id)
         return offered
+
+    async def with_offered(
+        self, staff_ids: Sequence[str], service_ids: Sequence[str]
+    ) -> tuple[dict[str, Staff], dict[str, list[str]]]:
+        """Staff by id, and which of ``service_ids`` each offers, in one query."""
+        offers = sa.and_(
+            StaffService.tenant_id == self.tenant_id,
+            StaffService.staff_id == Staff.id,
+            StaffService.service_id.in_(set(service_ids)),
+        )
+        stmt = (
+            self.base_query()
+            .add_columns(StaffService.service_id)
+            .outerjoin(StaffService, offers)
+            .where(Staff.id.in_({i for i in staff_ids if well_formed_id(i)}))
+        )
+        staff: dict[str, Staff] = {}
+        offered: dict[str, list[str]] = defaultdict(list)
+        for member, service_id in await self.session.execute(stmt):
+            staff[member.id] = member
+            if service_id is not None:
+                offered[member.id].append(service_id)
+        return staff, offered
 
     async def replace_services(self, staff_id: str, service_ids: Sequence[str]) -> None:
         await self.session.execute(
