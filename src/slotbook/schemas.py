@@ -56,6 +56,7 @@ OptionalText = Annotated[
     str, BeforeValidator(_strip), Field(max_length=2000), AfterValidator(_no_nul)
 ]
 SearchText = Annotated[str, AfterValidator(_no_nul)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=1, max_length=80)]
 Currency = Annotated[
     str, BeforeValidator(_strip), Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 ]

@@ -65,6 +65,7 @@ def require(roles: frozenset[Role]) -> Callable[..., Awaitable[Principal]]:
 
 AnyUser = Annotated[Principal, Depends(require(EVERYONE))]
 Manager = Annotated[Principal, Depends(require(MANAGERS))]
+BusinessOwner = Annotated[Principal, Depends(require(frozenset({Role.OWNER})))]
 
 
 async def _null_body() -> Message:

@@ -36,6 +36,11 @@ async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     return set((await session.execute(stmt)).scalars())
 
 
+async def slug_taken(session: AsyncSession, slug: str, *, other_than: str) -> bool:
+    stmt = sa.select(Tenant.id).where(Tenant.slug == slug, Tenant.id != other_than)
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
 async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     tenant: Tenant | None = await session.get(Tenant, tenant_id)
     return tenant

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from slotbook.auth import service
 from slotbook.auth.dependencies import (
     AnyUser,
+    BusinessOwner,
     CallerFirstRoute,
     ClockDep,
     Manager,
@@ -18,12 +19,14 @@ from slotbook.auth.schemas import (
     MeOut,
     SignupIn,
     SignupOut,
+    TenantOut,
+    TenantUpdate,
     TokenOut,
     UserCreate,
     UserOut,
 )
 from slotbook.db import SessionDep
-from slotbook.errors import AUTHED, Conflict, InvalidCredentials, responses
+from slotbook.errors import AUTHED, Conflict, InvalidCredentials, InvalidInput, responses
 
 router = APIRouter(tags=["auth"], route_class=CallerFirstRoute)
 
@@ -81,3 +84,17 @@ async def create_user(
 ) -> UserOut:
     user = await service.create_user(session, principal, data, now=clock.now())
     return UserOut.model_validate(user)
+
+
+@router.get("/tenant", response_model=TenantOut, responses=responses(*AUTHED))
+async def get_tenant(principal: AnyUser, session: SessionDep) -> object:
+    return await service.get_tenant(session, principal)
+
+
+@router.patch(
+    "/tenant", response_model=TenantOut, responses=responses(*AUTHED, Conflict, InvalidInput)
+)
+async def update_tenant(
+    data: TenantUpdate, principal: BusinessOwner, session: SessionDep
+) -> object:
+    return await service.update_tenant(session, principal, data)

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from slotbook.schemas import Currency, Name
+from slotbook.schemas import Currency, Name, PatchModel, Slug
 
 Password = Annotated[str, Field(min_length=8, max_length=200)]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
@@ -61,3 +61,19 @@ class UserCreate(BaseModel):
     password: Password
     name: Name
     role: Literal["admin", "staff"]
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    slug: str
+    currency: str
+
+
+class TenantUpdate(PatchModel):
+    """The owner renames the business or changes its slug (its public booking URLs)."""
+
+    name: Name | None = None
+    slug: Slug | None = None

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth import repository
 from slotbook.auth.models import Tenant, User
-from slotbook.auth.schemas import SignupIn, UserCreate
+from slotbook.auth.schemas import SignupIn, TenantUpdate, UserCreate
 from slotbook.auth.security import Principal, Role, hash_password, issue_token, verify_password
 from slotbook.errors import Conflict, InvalidCredentials, NotAuthenticated
 from slotbook.ids import new_id
@@ -129,6 +129,35 @@ async def create_user(
             created_at=now,
         ),
     )
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"
+    default_detail = "Another business already uses this slug"
+
+
+async def get_tenant(session: AsyncSession, principal: Principal) -> Tenant:
+    tenant = await repository.get_tenant(session, principal.tenant_id)
+    if tenant is None:
+        raise NotAuthenticated("Could not validate credentials")
+    return tenant
+
+
+async def update_tenant(session: AsyncSession, principal: Principal, data: TenantUpdate) -> Tenant:
+    tenant = await get_tenant(session, principal)
+    changes = data.changes()
+    if "slug" in changes and await repository.slug_taken(
+        session, changes["slug"], other_than=tenant.id
+    ):
+        raise SlugTaken()
+    for name, value in changes.items():
+        setattr(tenant, name, value)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # the same slug taken concurrently
+        raise SlugTaken() from exc
+    return tenant
 
 
 async def tenant_slug(session: AsyncSession, tenant_id: str) -> str:

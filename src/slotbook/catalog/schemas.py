@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from slotbook.schemas import Currency, Id, MinuteTime, Name, OptionalText, PatchModel
+from slotbook.schemas import Currency, Id, MinuteTime, Name, OptionalText, PatchModel, Slug
 
 _TIMEZONES = frozenset(available_timezones())
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -32,7 +32,6 @@ def _known_timezone(value: str) -> str:
 TimeZone = Annotated[str, AfterValidator(_known_timezone), Field(examples=["Europe/London"])]
 Duration = Annotated[int, Field(ge=5, le=1440, description="minutes")]
 Capacity = Annotated[int, Field(ge=1, le=100)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Phone = Annotated[
     str,
     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
