@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from slotbook.booking.repository import AppointmentRepository
-from tests.scenarios import open_studio
+from tests.scenarios import Studio, open_studio
 from tests.support import Api
 
 
@@ -30,14 +30,23 @@ def _deadlocking(times: int) -> Any:
     return lock_staff, calls
 
 
-async def test_a_deadlock_is_retried_and_the_booking_lands(
-    api: Api, backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def massage_with_john(
+    api: Api, backend: str
+) -> tuple[Studio, dict[str, Any], dict[str, Any]]:
     if backend != "postgres":
         pytest.skip("SQLite's single writer cannot deadlock")
     studio = await open_studio(api)
     massage = await api.service("Massage")
-    john = await api.staff("John", studio.outlet, [massage])
+    return studio, massage, await api.staff("John", studio.outlet, [massage])
+
+
+async def test_a_deadlock_is_retried_and_the_booking_lands(
+    api: Api,
+    massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    studio, massage, john = massage_with_john
     lock_staff, calls = _deadlocking(times=2)
     monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
     await api.book(studio.outlet, massage, john)
@@ -46,13 +55,11 @@ async def test_a_deadlock_is_retried_and_the_booking_lands(
 
 
 async def test_a_deadlock_that_persists_answers_503_and_writes_nothing(
-    api: Api, backend: str, monkeypatch: pytest.MonkeyPatch
+    api: Api,
+    massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if backend != "postgres":
-        pytest.skip("SQLite's single writer cannot deadlock")
-    studio = await open_studio(api)
-    massage = await api.service("Massage")
-    john = await api.staff("John", studio.outlet, [massage])
+    studio, massage, john = massage_with_john
     lock_staff, calls = _deadlocking(times=100)
     monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
     response = await api.book_response(studio.outlet, await api.customer(), [(massage, john)])
