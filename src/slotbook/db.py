@@ -226,6 +226,13 @@ def _is_broken_connection(error: BaseException | None) -> bool:
     return False
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """``"postgresql"`` or ``"sqlite"``: the few places whose SQL or locking differ ask this."""
+    bind = session.bind
+    assert bind is not None, "sessions are always bound to the engine"
+    return bind.dialect.name
+
+
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction: committed here, before the response is sent.
 

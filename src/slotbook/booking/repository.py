@@ -18,6 +18,7 @@ from slotbook.booking.models import (
 from slotbook.booking.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
 from slotbook.booking.schemas import AppointmentFilters
 from slotbook.catalog.models import Outlet, Service, Staff
+from slotbook.db import dialect_of
 from slotbook.ids import new_id
 from slotbook.repository import TenantRepository
 
@@ -53,7 +54,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
         that writes takes these row locks first, in id order (so two bookings touching the
         same staff can never deadlock), and only then counts. On SQLite the request's
         ``BEGIN IMMEDIATE`` already holds the database's single write lock."""
-        if self.session.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+        if dialect_of(self.session) == "sqlite":
             return
         stmt = (
             sa.select(Staff.id)
@@ -257,8 +258,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
         The insert waits on a concurrent uncommitted claim of the same key (PostgreSQL's
         unique index; SQLite's single writer), so repeats arriving together book once.
         """
-        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert if dialect_of(self.session) == "postgresql" else sqlite.insert
         values = {
             "tenant_id": self.tenant_id,
             "key": key,

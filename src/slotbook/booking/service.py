@@ -33,7 +33,7 @@ from slotbook.catalog.repository import (
     StaffRepository,
     TimeOffRepository,
 )
-from slotbook.db import RETRYABLE_SQLSTATES, sqlstate
+from slotbook.db import RETRYABLE_SQLSTATES, dialect_of, sqlstate
 from slotbook.errors import Conflict, DomainError, InvalidInput, ServiceBusy
 from slotbook.ids import new_id
 from slotbook.schemas import Page, PageParams
@@ -161,7 +161,7 @@ async def _locked(
     session: AsyncSession, ctx: BookingContext, work: Callable[[], Awaitable[T]]
 ) -> T:
     """Run the lock-check-write part, retrying a deadlock a bounded number of times."""
-    if session.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+    if dialect_of(session) == "sqlite":
         return await work()
     for attempt in range(ctx.lock_retries + 1):
         try:
@@ -261,7 +261,8 @@ def _check_staff_can_serve(
         raise InvalidInput(f"{field}: staff member does not offer this service", field=field)
 
 
-def _local_clock(instant: datetime, zone: ZoneInfo) -> tuple[date, time]:
+def local_clock(instant: datetime, zone: ZoneInfo) -> tuple[date, time]:
+    """The outlet's wall-clock date and time of an instant."""
     local = instant.astimezone(zone)
     return local.date(), local.time().replace(tzinfo=None)
 
@@ -275,7 +276,7 @@ async def create_appointment(
 
     async def write() -> Appointment:
         await check_lines(session, ctx, repo, planned, zone)
-        day, start_clock = _local_clock(planned[0].starts_at, zone)
+        day, start_clock = local_clock(planned[0].starts_at, zone)
         appointment = repo.add(
             Appointment(
                 outlet_id=outlet.id,
@@ -283,7 +284,7 @@ async def create_appointment(
                 status=data.status,
                 appointment_date=day,
                 start_time=start_clock,
-                end_time=_local_clock(planned[-1].ends_at, zone)[1],
+                end_time=local_clock(planned[-1].ends_at, zone)[1],
                 starts_at=planned[0].starts_at,
                 ends_at=planned[-1].ends_at,
                 notes=data.notes,
@@ -396,10 +397,10 @@ async def reschedule(
         for row, line in zip(rows, planned, strict=True):
             row.starts_at, row.ends_at = line.starts_at, line.ends_at
         appointment.starts_at, appointment.ends_at = planned[0].starts_at, planned[-1].ends_at
-        appointment.appointment_date, appointment.start_time = _local_clock(
+        appointment.appointment_date, appointment.start_time = local_clock(
             planned[0].starts_at, zone
         )
-        appointment.end_time = _local_clock(planned[-1].ends_at, zone)[1]
+        appointment.end_time = local_clock(planned[-1].ends_at, zone)[1]
         repo.add_event(
             appointment.id,
             "rescheduled",
@@ -415,7 +416,7 @@ async def reschedule(
 
 
 def _sqlite(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "sqlite"  # type: ignore[union-attr]
+    return dialect_of(session) == "sqlite"
 
 
 def _when(appointment: Appointment) -> dict[str, str]:
@@ -498,8 +499,8 @@ def appointment_out(
                 service_name=line.service_name,
                 staff_id=line.staff_id,
                 staff_name=line.staff_name,
-                start_time=_local_clock(line.starts_at, zone)[1],
-                end_time=_local_clock(line.ends_at, zone)[1],
+                start_time=local_clock(line.starts_at, zone)[1],
+                end_time=local_clock(line.ends_at, zone)[1],
             )
             for line in lines
         ],

@@ -10,11 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant
 from slotbook.catalog.models import Service, Staff, StaffService
+from slotbook.db import dialect_of
 from slotbook.public.models import RateLimitWindow
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name  # type: ignore[union-attr]
 
 
 async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
@@ -46,7 +43,7 @@ async def lock_customer_email(session: AsyncSession, tenant_id: str, email: str)
     Without it two simultaneous first bookings with the same email would create two
     customers, and a repeated Idempotency-Key would then look like a different request.
     """
-    if _dialect(session) != "postgresql":
+    if dialect_of(session) != "postgresql":
         return
     digest = hashlib.sha256(f"public-customer:{tenant_id}:{email.lower()}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
@@ -55,7 +52,7 @@ async def lock_customer_email(session: AsyncSession, tenant_id: str, email: str)
 
 async def count_request(session: AsyncSession, client_key: str, window_start: int) -> int:
     """Add one request to the client's window and answer the window's count (atomically)."""
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
     stmt = (
         insert(RateLimitWindow)
         .values(client_key=client_key, window_start=window_start, hits=1)

@@ -313,9 +313,7 @@ async def _offered_start(
         )
 
 
-async def _customer_id(
-    session: AsyncSession, ctx: booking.BookingContext, data: BookingIn
-) -> str:
+async def _customer_id(session: AsyncSession, ctx: booking.BookingContext, data: BookingIn) -> str:
     """The tenant's customer with this email, else a new one. An existing customer's
     details are never changed from the public page."""
     tenant_id = ctx.tenant_id
@@ -401,8 +399,8 @@ async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime
             BookedService(
                 service_name=line.service_name,
                 staff_name=line.staff_name,
-                start_time=line.starts_at.astimezone(zone).time().replace(tzinfo=None),
-                end_time=line.ends_at.astimezone(zone).time().replace(tzinfo=None),
+                start_time=booking.local_clock(line.starts_at, zone)[1],
+                end_time=booking.local_clock(line.ends_at, zone)[1],
             )
             for line in lines
         ],
