@@ -41,10 +41,10 @@ class GridSubject:
         return policy_of(self.service)
 
 
-# One session of one staff member: ``bookings`` active lines with the same service,
-# start and end, and one of their appointment ids. The database rows themselves, unwrapped:
-# a month holds thousands of sessions and most are never looked at more closely.
-BookedSession = sa.Row[str, str, datetime, datetime, int]
+# One session of one staff member: (staff id, service id, start, end, bookings), with
+# start and end in epoch seconds. The database rows themselves, unwrapped: a month
+# holds thousands of sessions and most are never looked at more closely.
+BookedSession = sa.Row[str, str, int, int, int]
 
 
 class GridRepository:

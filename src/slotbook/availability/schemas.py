@@ -40,32 +40,32 @@ class AvailabilitySlot(BaseModel):
 AvailabilityGrid = dict[date, list[AvailabilitySlot]]
 
 
-def times_json(start_text: str, end_text: str) -> str:
-    return f'"start_time":{json.dumps(start_text)},"end_time":{json.dumps(end_text)}'
+def slot_opening_json(start_text: str, end_text: str) -> str:
+    """An ``AvailabilitySlot`` up to its staff fields: ``{"start_time":…,"end_time":…,``."""
+    return f'{{"start_time":{json.dumps(start_text)},"end_time":{json.dumps(end_text)},'
 
 
 def staff_json(staff_id: str, staff_name: str) -> str:
-    return f'"staff_id":{json.dumps(staff_id)},"staff_name":{json.dumps(staff_name)}'
+    return f'"staff_id":{json.dumps(staff_id)},"staff_name":{json.dumps(staff_name)},'
 
 
 @cache  # a grid has few distinct verdicts, and thousands of slots share them
-def verdict_json(
+def slot_closing_json(
     is_available: bool,
     allows_parallel_bookings: bool,
     available_capacity: int | None,
     max_capacity: int | None,
 ) -> str:
+    """The rest of an ``AvailabilitySlot`` after its staff fields, closing brace included.
+
+    A slot is ``slot_opening_json + staff_json + slot_closing_json``, fields in the
+    documented order."""
     return (
         f'"is_available":{json.dumps(is_available)},'
         f'"allows_parallel_bookings":{json.dumps(allows_parallel_bookings)},'
         f'"available_capacity":{json.dumps(available_capacity)},'
-        f'"max_capacity":{json.dumps(max_capacity)}'
+        f'"max_capacity":{json.dumps(max_capacity)}}}'
     )
-
-
-def slot_json(times: str, staff: str, verdict: str) -> str:
-    """One ``AvailabilitySlot``, fields in the documented order."""
-    return f"{{{times},{staff},{verdict}}}"
 
 
 def grid_json(days: Iterable[tuple[date, Iterable[str]]]) -> str:

@@ -18,7 +18,7 @@ from slotbook.booking.models import (
 from slotbook.booking.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
 from slotbook.booking.schemas import AppointmentFilters
 from slotbook.catalog.models import Outlet, Service, Staff
-from slotbook.db import dialect_of
+from slotbook.db import dialect_of, epoch_seconds
 from slotbook.ids import new_id
 from slotbook.repository import TenantRepository
 
@@ -98,8 +98,9 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> Sequence[sa.Row[str, str, datetime, datetime, int]]:
-        """The same lines counted per session (staff, service, start, end), by start.
+    ) -> Sequence[sa.Row[str, str, int, int, int]]:
+        """The same lines counted per session: (staff, service, start, end, bookings),
+        sorted by start, with start and end as ``epoch_seconds``.
 
         A busy month holds far more lines than sessions; the grid reads these.
         """
@@ -110,12 +111,20 @@ class AppointmentRepository(TenantRepository[Appointment]):
             AppointmentLine.ends_at,
         )
         stmt = (
-            sa.select(*session_key, sa.func.count().label("bookings"))
+            sa.select(
+                AppointmentLine.staff_id,
+                AppointmentLine.service_id,
+                epoch_seconds(AppointmentLine.starts_at),
+                epoch_seconds(AppointmentLine.ends_at),
+                sa.func.count().label("bookings"),
+            )
             .where(*self._active_overlapping(staff_ids, start, end))
             .group_by(*session_key)
             .order_by(AppointmentLine.starts_at)
         )
-        return (await self.session.execute(stmt)).all()
+        # Through the connection, not the ORM session: plain rows need no ORM loading.
+        connection = await self.session.connection()
+        return (await connection.execute(stmt)).all()
 
     async def active_lines(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
