@@ -1,8 +1,9 @@
 """The availability grid: every start offered to customers, judged by the booking rules.
 
 The inputs are read in a fixed handful of queries (see ``repository``); the rest is
-computed in memory. Each slot is judged by ``rules.decide``, the function booking
-uses, so ``is_available`` is true exactly when booking that slot now would succeed.
+computed in memory. Each slot is judged by the parts of ``rules.decide``, the function
+booking uses, so ``is_available`` is true exactly when booking that slot now would
+succeed.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from slotbook.errors import InvalidInput
 
 # (service id, start, end, bookings), start and end in epoch seconds
 SessionSignature = tuple[str, int, int, int]
-# (schedule group, start minute, signatures of the sessions around the slot)
-Situation = tuple[int, int, tuple[SessionSignature, ...]]
+# (start minute, signatures of the sessions around the slot), within one day
+Situation = tuple[int, tuple[SessionSignature, ...]]
 # Far enough from date.min and date.max that the day arithmetic around a range never
 # overflows (which would be a 500), and wider than any booking anyone makes.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(9998, 12, 31)
-_UNJUDGED = "unjudged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,7 @@ class SlotTiming:
 
     starts_at: datetime
     ends_at: datetime
+    starts_epoch: int
     ends_epoch: int
     reach_back_epoch: int
     opening_json: str
@@ -53,7 +54,7 @@ class StaffSessions:
     """One staff member's booked sessions, sorted by start, searched by bisection.
 
     Times are epoch seconds: integers compare and hash faster than datetimes, and only
-    the few sessions that reach ``decide`` become datetimes again.
+    the few sessions that reach the rules become datetimes again.
     """
 
     def __init__(self, sessions_by_start: Sequence[BookedSession]) -> None:
@@ -70,9 +71,9 @@ class StaffSessions:
         return max((ends - starts for _, starts, ends, _ in self.signatures), default=0)
 
     def lines(self, low: int, high: int) -> list[rules.ActiveLine]:
-        """Sessions ``low:high`` as ``decide`` takes them: ``bookings`` copies of one line.
+        """Sessions ``low:high`` as the rules take them: ``bookings`` copies of one line.
 
-        Appointment ids only matter to ``decide`` when one is excluded (a reschedule),
+        Appointment ids only matter to the rules when one is excluded (a reschedule),
         and the grid excludes none, so the lines carry none.
         """
         lines: list[rules.ActiveLine] = []
@@ -116,18 +117,21 @@ class SlotClock:
         self.longest_session = longest_session
         self._known: dict[date, dict[int, SlotTiming | None]] = {}
 
-    def starts(
+    def listed_starts(
         self, schedule: rules.Schedule, day: date, interval: int
     ) -> list[tuple[int, SlotTiming]]:
-        """A schedule's starts that day, as (minute after midnight, timing); local times
-        that do not exist that day (clocks spring forward) are left out."""
+        """A schedule's slots that day, as (minute after midnight, timing): those inside
+        its working hours and clear of its time off, by the rules' ``within_schedule``.
+        Local times that do not exist that day (clocks spring forward) are left out."""
         known = self._known.setdefault(day, {})
         found = []
         for minute in wall_clock_starts(schedule, day, interval):
             if minute not in known:
                 known[minute] = self._convert(day, minute)
             timing = known[minute]
-            if timing is not None:
+            if timing is not None and rules.within_schedule(
+                schedule, timing.starts_at, timing.ends_at
+            ):
                 found.append((minute, timing))
         return found
 
@@ -145,6 +149,7 @@ class SlotClock:
         return SlotTiming(
             starts_at,
             ends_at,
+            starts_epoch,
             int(ends_at.timestamp()),
             starts_epoch - self.longest_session,
             schemas.slot_opening_json(f"{clock:%H:%M:%S}", f"{end_clock:%H:%M:%S}"),
@@ -183,26 +188,26 @@ def compute_grid(
     interval: int,
     now: datetime,
 ) -> str:
-    """The grid as JSON: every start judged by the booking rules, in memory; the slots
-    inside working hours and clear of time off, ordered by start time, then staff name.
+    """The grid as JSON: every listed start judged by the booking rules, in memory,
+    ordered by start time, then staff name.
 
-    ``decide`` is a pure function of the slot, the schedule and the sessions around the
-    slot. Staff with equal hours share their starts, and most sessions look alike (empty,
-    or holding the same number of bookings), so each distinct situation of a day is
-    decided once and its verdict reused for every staff member in it. This loop runs once
-    per slot (13,000 times for a month of 30 staff), so it keeps to local names.
+    Staff with equal hours share their listed starts. A slot's verdict depends only on
+    its start and the sessions around it, and most sessions look alike (empty, or
+    holding the same number of bookings), so each distinct situation of a day is judged
+    once and reused for every staff member in it. This loop runs once per slot (13,000
+    times for a month of 30 staff), so it keeps to local names.
     """
     judge = SlotJudge(policy, now)
     rendered_days: list[tuple[date, list[str]]] = []
     for day in days:
         by_minute: dict[int, list[str]] = {}
         starts_of_group: dict[int, list[tuple[int, SlotTiming]]] = {}
-        verdicts: dict[Situation, str | None] = {}
+        verdicts: dict[Situation, str] = {}
         for member in members:  # in name order, which each minute's list keeps
             group = member.schedule_group
             day_starts = starts_of_group.get(group)
             if day_starts is None:
-                day_starts = starts_of_group[group] = slot_clock.starts(
+                day_starts = starts_of_group[group] = slot_clock.listed_starts(
                     member.schedule, day, interval
                 )
                 for minute, _timing in day_starts:
@@ -213,12 +218,11 @@ def compute_grid(
             for minute, timing in day_starts:
                 low = bisect_right(session_starts, timing.reach_back_epoch)
                 high = bisect_left(session_starts, timing.ends_epoch, low)
-                situation = (group, minute, signatures[low:high])
-                verdict = verdicts.get(situation, _UNJUDGED)
-                if verdict is _UNJUDGED:
-                    verdict = verdicts[situation] = judge(member, timing, low, high)
-                if verdict is not None:
-                    by_minute[minute].append(timing.opening_json + staff_json + verdict)
+                situation = (minute, signatures[low:high])
+                verdict = verdicts.get(situation)
+                if verdict is None:
+                    verdict = verdicts[situation] = judge(member.sessions, timing, low, high)
+                by_minute[minute].append(timing.opening_json + staff_json + verdict)
         rendered_days.append(
             (day, [slot for minute in sorted(by_minute) for slot in by_minute[minute]])
         )
@@ -226,41 +230,42 @@ def compute_grid(
 
 
 class SlotJudge:
-    """One slot through ``rules.decide``: the rest of its JSON, or None when not offered."""
+    """A listed slot through the booking rules: the rest of its JSON.
+
+    ``rules.decide`` is ``rules.judge`` over ``occupancy``, ``within_schedule`` and the
+    clock. Listed slots are within schedule already. ``occupancy`` depends only on where
+    the sessions lie relative to the slot, so its verdict is kept per layout relative
+    to the slot's start and reused across days and staff: a month has thousands of
+    situations but a few dozen layouts.
+    """
 
     def __init__(self, policy: rules.ServicePolicy, now: datetime) -> None:
         self.policy = policy
         self.now = now
+        self._verdicts: dict[tuple[tuple[SessionSignature, ...], bool], str] = {}
 
-    def __call__(self, member: GridMember, timing: SlotTiming, low: int, high: int) -> str | None:
-        decision = rules.decide(
-            rules.Candidate(self.policy, timing.starts_at, timing.ends_at),
-            member.sessions.lines(low, high),
-            member.schedule,
-            self.now,
+    def __call__(self, sessions: StaffSessions, timing: SlotTiming, low: int, high: int) -> str:
+        origin = timing.starts_epoch
+        layout = tuple(
+            (service_id, starts_epoch - origin, ends_epoch - origin, bookings)
+            for service_id, starts_epoch, ends_epoch, bookings in sessions.signatures[low:high]
         )
-        if not _listed(decision, member.schedule, timing):
-            return None
-        parallel = self.policy.allow_parallel_bookings
-        return schemas.slot_closing_json(
-            decision.allowed,
-            parallel,
-            decision.available_capacity if parallel else None,
-            decision.max_capacity if parallel else None,
-        )
-
-
-def _listed(decision: rules.Decision, schedule: rules.Schedule, timing: SlotTiming) -> bool:
-    """Whether the slot lies inside working hours and outside time off.
-
-    ``decide`` reports that as ``staff_unavailable``, except for past slots, where
-    ``in_past`` takes its place; only those need asking again.
-    """
-    if decision.reason is rules.Reason.STAFF_UNAVAILABLE:
-        return False
-    if decision.reason is rules.Reason.IN_PAST:
-        return rules.within_schedule(schedule, timing.starts_at, timing.ends_at)
-    return True
+        in_past = timing.starts_at < self.now
+        verdict = self._verdicts.get((layout, in_past))
+        if verdict is None:
+            held = rules.occupancy(
+                rules.Candidate(self.policy, timing.starts_at, timing.ends_at),
+                sessions.lines(low, high),
+            )
+            decision = rules.judge(self.policy, held, within_hours=True, in_past=in_past)
+            parallel = self.policy.allow_parallel_bookings
+            verdict = self._verdicts[(layout, in_past)] = schemas.slot_closing_json(
+                decision.allowed,
+                parallel,
+                decision.available_capacity if parallel else None,
+                decision.max_capacity if parallel else None,
+            )
+        return verdict
 
 
 def schedule_groups(schedules: Mapping[str, rules.Schedule]) -> dict[str, int]:

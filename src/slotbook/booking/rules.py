@@ -1,6 +1,8 @@
 """The booking rules, as pure functions over plain data.
 
-Booking and the availability grid both decide through ``decide``; neither has a
+Booking decides through ``decide``, which is ``judge`` over ``occupancy``,
+``within_schedule`` and the clock; the availability grid calls the same three parts
+(so that it can reuse their answers across its thousands of slots). Neither has a
 second copy of these rules, so a slot the grid offers is a slot that books.
 Times are aware UTC instants; working hours and time off are the outlet's
 wall-clock times, compared in the outlet's zone.
@@ -136,16 +138,24 @@ def within_schedule(schedule: Schedule, starts_at: datetime, ends_at: datetime) 
     )
 
 
-def decide(
-    candidate: Candidate,
-    staff_lines: Iterable[ActiveLine],
-    schedule: Schedule,
-    now: datetime,
-) -> Decision:
-    """Whether one service line may be booked for a staff member, and why not.
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    """What a staff member's lines hold during a candidate's time.
 
-    ``staff_lines`` are that staff member's active lines (any service) around the
-    candidate; lines of ``candidate.exclude_appointment_id`` are ignored.
+    It compares the lines' instants only with the candidate's and each other's, so it
+    is the same for any slot and lines shifted together by the same amount of time.
+    """
+
+    same_session: int
+    busy_elsewhere: bool
+    staggered: bool
+
+
+def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupancy:
+    """The lines overlapping the candidate: bookings of its very session, lines of another
+    service, or lines of this service at another start or end.
+
+    Lines of ``candidate.exclude_appointment_id`` are ignored.
     """
     policy = candidate.service
     same_session = 0
@@ -164,19 +174,45 @@ def decide(
             staggered = True
         else:
             same_session += 1
+    return Occupancy(same_session, busy_elsewhere, staggered)
 
-    if not within_schedule(schedule, candidate.starts_at, candidate.ends_at):
+
+def judge(
+    policy: ServicePolicy, held: Occupancy, within_hours: bool, in_past: bool
+) -> Decision:
+    """The decision from its parts: what the lines hold, whether the slot lies inside
+    working hours and clear of time off, and whether it has already started."""
+    if not within_hours:
         reason = Reason.STAFF_UNAVAILABLE
-    elif busy_elsewhere or staggered:
+    elif held.busy_elsewhere or held.staggered:
         reason = Reason.STAFF_BUSY
     elif not policy.allow_parallel_bookings:
-        reason = Reason.SLOT_TAKEN if same_session else Reason.OK
+        reason = Reason.SLOT_TAKEN if held.same_session else Reason.OK
     else:
-        reason = Reason.CAPACITY_REACHED if same_session >= policy.capacity else Reason.OK
+        reason = Reason.CAPACITY_REACHED if held.same_session >= policy.capacity else Reason.OK
     staff_free = reason not in (Reason.STAFF_UNAVAILABLE, Reason.STAFF_BUSY)
-    if candidate.starts_at < now:
+    if in_past:
         reason = Reason.IN_PAST
-    return Decision(reason, same_session, policy.capacity, staff_free)
+    return Decision(reason, held.same_session, policy.capacity, staff_free)
+
+
+def decide(
+    candidate: Candidate,
+    staff_lines: Iterable[ActiveLine],
+    schedule: Schedule,
+    now: datetime,
+) -> Decision:
+    """Whether one service line may be booked for a staff member, and why not.
+
+    ``staff_lines`` are that staff member's active lines (any service) around the
+    candidate; lines of ``candidate.exclude_appointment_id`` are ignored.
+    """
+    return judge(
+        candidate.service,
+        occupancy(candidate, staff_lines),
+        within_schedule(schedule, candidate.starts_at, candidate.ends_at),
+        candidate.starts_at < now,
+    )
 
 
 def can_transition(current: str, target: str) -> bool | None:
