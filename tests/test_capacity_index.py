@@ -78,12 +78,12 @@ async def test_capacity_query_uses_the_capacity_index(
         query = AppointmentRepository(None, tenant_id).active_lines_query(  # type: ignore[arg-type]
             [staff[3]["id"]], start + timedelta(days=20), start + timedelta(days=20, hours=1)
         )
-        compiled = query.compile(
-            dialect=asyncpg_dialect(), compile_kwargs={"render_postcompile": True}
-        )
-        params = [compiled.params[name] for name in compiled.positiontup or []]
+        expanded = query.compile(dialect=asyncpg_dialect()).construct_expanded_state()
         plan = "\n".join(
-            row[0] for row in await connection.fetch(f"EXPLAIN {compiled.string}", *params)
+            row[0]
+            for row in await connection.fetch(
+                f"EXPLAIN {expanded.statement}", *expanded.positional_parameters
+            )
         )
     finally:
         await connection.close()

@@ -27,12 +27,19 @@ def serve(
     configure_logging(settings.log_level, json=settings.log_json)
     settings.resolved_secret_key()  # create the shared key before workers start
     typer.echo(f"Slotbook on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers > 1:
+        from slotbook.workers import Supervisor
+
+        try:
+            raise typer.Exit(Supervisor(host, port, workers).run())
+        except OSError as exc:
+            typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from exc
     uvicorn.run(
         "slotbook.app:create_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         access_log=False,
         log_config=None,
         log_level="warning",

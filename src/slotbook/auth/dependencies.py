@@ -22,7 +22,7 @@ from slotbook.errors import Forbidden, NotAuthenticated
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -30,7 +30,7 @@ def get_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_token_policy(request: Request) -> service.TokenPolicy:
+async def get_token_policy(request: Request) -> service.TokenPolicy:
     settings = request.app.state.settings
     return service.TokenPolicy(
         secret=request.app.state.secret_key,

@@ -20,7 +20,7 @@ from slotbook.booking.schemas import AppointmentFilters
 from slotbook.catalog.models import Outlet, Service, Staff
 from slotbook.db import dialect_of, epoch_seconds
 from slotbook.ids import new_id
-from slotbook.repository import TenantRepository
+from slotbook.repository import TENANT_ID, TenantRepository
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,54 @@ class SessionCount:
     bookings: int
 
 
+# The statements every booking runs, built once (see ``repository.prepared_query``).
+_LOCK_STAFF = (
+    sa.select(Staff.id)
+    .where(Staff.tenant_id == TENANT_ID, Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
+    .order_by(Staff.id)
+    .with_for_update()
+)
+# Active lines of some staff overlapping [start, end). The lower bound on ``starts_at``
+# (no line is longer than a day) keeps the scan a range on
+# idx_appointment_parallel_booking_capacity.
+_ACTIVE_OVERLAPPING = (
+    AppointmentLine.tenant_id == TENANT_ID,
+    AppointmentLine.staff_id.in_(sa.bindparam("staff_ids", expanding=True)),
+    AppointmentLine.starts_at > sa.bindparam("reach_back"),
+    AppointmentLine.starts_at < sa.bindparam("end"),
+    AppointmentLine.ends_at > sa.bindparam("start"),
+    AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)),
+)
+_ACTIVE_LINES = (
+    sa.select(
+        AppointmentLine.staff_id,
+        AppointmentLine.appointment_id,
+        AppointmentLine.service_id,
+        AppointmentLine.starts_at,
+        AppointmentLine.ends_at,
+    )
+    .where(*_ACTIVE_OVERLAPPING)
+    .order_by(AppointmentLine.starts_at)
+)
+_BOOKED_SESSIONS = (
+    sa.select(
+        AppointmentLine.staff_id,
+        AppointmentLine.service_id,
+        epoch_seconds(AppointmentLine.starts_at),
+        epoch_seconds(AppointmentLine.ends_at),
+        sa.func.count().label("bookings"),
+    )
+    .where(*_ACTIVE_OVERLAPPING)
+    .group_by(
+        AppointmentLine.staff_id,
+        AppointmentLine.service_id,
+        AppointmentLine.starts_at,
+        AppointmentLine.ends_at,
+    )
+    .order_by(AppointmentLine.starts_at)
+)
+
+
 class AppointmentRepository(TenantRepository[Appointment]):
     model = Appointment
     label = "Appointment"
@@ -56,45 +104,26 @@ class AppointmentRepository(TenantRepository[Appointment]):
         ``BEGIN IMMEDIATE`` already holds the database's single write lock."""
         if dialect_of(self.session) == "sqlite":
             return
-        stmt = (
-            sa.select(Staff.id)
-            .where(Staff.tenant_id == self.tenant_id, Staff.id.in_(sorted(set(staff_ids))))
-            .order_by(Staff.id)
-            .with_for_update()
+        connection = await self.session.connection()
+        await connection.execute(
+            _LOCK_STAFF, {"tenant_id": self.tenant_id, "staff_ids": sorted(set(staff_ids))}
         )
-        await self.session.execute(stmt)
 
-    def _active_overlapping(
-        self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> tuple[sa.ColumnElement[bool], ...]:
-        """Active lines of these staff overlapping [start, end).
-
-        The lower bound on ``starts_at`` (no line is longer than a day) keeps the scan a
-        range on idx_appointment_parallel_booking_capacity.
-        """
-        return (
-            AppointmentLine.tenant_id == self.tenant_id,
-            AppointmentLine.staff_id.in_(sorted(set(staff_ids))),
-            AppointmentLine.starts_at > start - LONGEST_LINE,
-            AppointmentLine.starts_at < end,
-            AppointmentLine.ends_at > start,
-            AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)),
-        )
+    def _window(self, staff_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, Any]:
+        """Values for ``_ACTIVE_OVERLAPPING``."""
+        return {
+            "tenant_id": self.tenant_id,
+            "staff_ids": sorted(set(staff_ids)),
+            "reach_back": start - LONGEST_LINE,
+            "start": start,
+            "end": end,
+        }
 
     def active_lines_query(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
     ) -> sa.Select[str, str, str, datetime, datetime]:
-        return (
-            sa.select(
-                AppointmentLine.staff_id,
-                AppointmentLine.appointment_id,
-                AppointmentLine.service_id,
-                AppointmentLine.starts_at,
-                AppointmentLine.ends_at,
-            )
-            .where(*self._active_overlapping(staff_ids, start, end))
-            .order_by(AppointmentLine.starts_at)
-        )
+        """The statement ``active_lines`` runs, with these values bound (for EXPLAIN)."""
+        return _ACTIVE_LINES.params(self._window(staff_ids, start, end))
 
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
@@ -104,27 +133,11 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
         A busy month holds far more lines than sessions; the grid reads these.
         """
-        session_key = (
-            AppointmentLine.staff_id,
-            AppointmentLine.service_id,
-            AppointmentLine.starts_at,
-            AppointmentLine.ends_at,
-        )
-        stmt = (
-            sa.select(
-                AppointmentLine.staff_id,
-                AppointmentLine.service_id,
-                epoch_seconds(AppointmentLine.starts_at),
-                epoch_seconds(AppointmentLine.ends_at),
-                sa.func.count().label("bookings"),
-            )
-            .where(*self._active_overlapping(staff_ids, start, end))
-            .group_by(*session_key)
-            .order_by(AppointmentLine.starts_at)
-        )
         # Through the connection, not the ORM session: plain rows need no ORM loading.
         connection = await self.session.connection()
-        return (await connection.execute(stmt)).all()
+        return (
+            await connection.execute(_BOOKED_SESSIONS, self._window(staff_ids, start, end))
+        ).all()
 
     async def active_lines(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
@@ -133,7 +146,8 @@ class AppointmentRepository(TenantRepository[Appointment]):
         by_staff: dict[str, list[ActiveLine]] = defaultdict(list)
         if not staff_ids:
             return by_staff
-        rows = await self.session.execute(self.active_lines_query(staff_ids, start, end))
+        connection = await self.session.connection()
+        rows = await connection.execute(_ACTIVE_LINES, self._window(staff_ids, start, end))
         for staff_id, appointment_id, service_id, starts_at, ends_at in rows:
             by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
         return by_staff

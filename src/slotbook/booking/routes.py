@@ -26,7 +26,7 @@ router = APIRouter(tags=["appointments"], route_class=CallerFirstRoute)
 WRITE = responses(*AUTHED, NotFound, InvalidInput, Conflict, ServiceBusy)
 
 
-def booking_context(request: Request, principal: AnyUser, clock: ClockDep) -> BookingContext:
+async def booking_context(request: Request, principal: AnyUser, clock: ClockDep) -> BookingContext:
     settings = request.app.state.settings
     return BookingContext(
         principal=principal,

@@ -130,10 +130,10 @@ async def load_schedules(
     local_start = start.astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
     local_end = end.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
     time_off: dict[str, list[tuple[datetime, datetime]]] = {member.id: [] for member in staff}
-    for entry in await TimeOffRepository(session, tenant_id).overlapping(
+    for staff_id, off_start, off_end in await TimeOffRepository(session, tenant_id).overlapping(
         [member.id for member in staff], local_start, local_end
     ):
-        time_off[entry.staff_id].append((entry.start, entry.end))
+        time_off[staff_id].append((off_start, off_end))
     return {
         member.id: rules.Schedule(
             zone, rules.parse_working_hours(member.working_hours), tuple(time_off[member.id])

@@ -3,11 +3,37 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
-from slotbook.repository import TenantRepository, well_formed_id
+from slotbook.repository import TENANT_ID, TenantRepository, prepared_query, well_formed_id
+
+# Statements every booking runs, built once (see ``repository.prepared_query``).
+_STAFF_WITH_OFFERED = (
+    prepared_query(Staff)
+    .add_columns(StaffService.service_id)
+    .outerjoin(
+        StaffService,
+        sa.and_(
+            StaffService.tenant_id == TENANT_ID,
+            StaffService.staff_id == Staff.id,
+            StaffService.service_id.in_(sa.bindparam("service_ids", expanding=True)),
+        ),
+    )
+    .where(Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
+)
+_TIME_OFF_OVERLAPPING = (
+    sa.select(TimeOff.staff_id, TimeOff.start, TimeOff.end)
+    .where(
+        TimeOff.tenant_id == TENANT_ID,
+        TimeOff.staff_id.in_(sa.bindparam("staff_ids", expanding=True)),
+        TimeOff.start < sa.bindparam("end"),
+        TimeOff.end > sa.bindparam("start"),
+    )
+    .order_by(TimeOff.start)
+)
 
 
 class OutletRepository(TenantRepository[Outlet]):
@@ -65,20 +91,14 @@ class StaffRepository(TenantRepository[Staff]):
         self, staff_ids: Sequence[str], service_ids: Sequence[str]
     ) -> tuple[dict[str, Staff], dict[str, list[str]]]:
         """Staff by id, and which of ``service_ids`` each offers, in one query."""
-        offers = sa.and_(
-            StaffService.tenant_id == self.tenant_id,
-            StaffService.staff_id == Staff.id,
-            StaffService.service_id.in_(set(service_ids)),
-        )
-        stmt = (
-            self.base_query()
-            .add_columns(StaffService.service_id)
-            .outerjoin(StaffService, offers)
-            .where(Staff.id.in_({i for i in staff_ids if well_formed_id(i)}))
-        )
         staff: dict[str, Staff] = {}
         offered: dict[str, list[str]] = defaultdict(list)
-        for member, service_id in await self.session.execute(stmt):
+        params = {
+            "staff_ids": sorted({i for i in staff_ids if well_formed_id(i)}),
+            "service_ids": sorted(set(service_ids)),
+        }
+        rows: Sequence[Any] = (await self.run(_STAFF_WITH_OFFERED, params)).all()
+        for member, service_id in rows:
             staff[member.id] = member
             if service_id is not None:
                 offered[member.id].append(service_id)
@@ -119,17 +139,16 @@ class TimeOffRepository(TenantRepository[TimeOff]):
 
     async def overlapping(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> list[TimeOff]:
-        """Time off of these staff overlapping local [start, end)."""
+    ) -> Sequence[sa.Row[str, datetime, datetime]]:
+        """(staff id, start, end) of these staff's time off overlapping local [start, end)."""
         if not staff_ids:
             return []
-        stmt = (
-            self.base_query()
-            .where(TimeOff.staff_id.in_(set(staff_ids)))
-            .where(TimeOff.start < end, TimeOff.end > start)
-            .order_by(TimeOff.start)
+        connection = await self.session.connection()
+        params = {"tenant_id": self.tenant_id, "staff_ids": sorted(set(staff_ids))}
+        result = await connection.execute(
+            _TIME_OFF_OVERLAPPING, {**params, "start": start, "end": end}
         )
-        return list((await self.session.execute(stmt)).scalars())
+        return result.all()
 
     async def delete(self, time_off: TimeOff) -> None:
         await self.session.delete(time_off)

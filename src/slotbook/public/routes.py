@@ -52,7 +52,7 @@ async def front(tenant_slug: Slug, outlet_id: PathId, session: SessionDep) -> se
 Front = Annotated[service.Storefront, Depends(front)]
 
 
-def public_context(request: Request, clock: ClockDep, store: Front) -> BookingContext:
+async def public_context(request: Request, clock: ClockDep, store: Front) -> BookingContext:
     settings = request.app.state.settings
     return service.public_context(
         store.tenant.id,
@@ -62,7 +62,7 @@ def public_context(request: Request, clock: ClockDep, store: Front) -> BookingCo
     )
 
 
-def linked(request: Request, token: Token) -> service.LinkedBooking:
+async def linked(request: Request, token: Token) -> service.LinkedBooking:
     return service.read_token(request.app.state.secret_key, token)
 
 
