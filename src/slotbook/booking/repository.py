@@ -93,6 +93,15 @@ _BOOKED_SESSIONS = (
 )
 
 
+_INSERT_APPOINTMENT = sa.insert(Appointment)
+_INSERT_LINE = sa.insert(AppointmentLine)
+_INSERT_EVENT = sa.insert(AppointmentEvent)
+
+
+def _row(item: Appointment | AppointmentLine | AppointmentEvent) -> dict[str, Any]:
+    return {column.key: getattr(item, column.key) for column in item.__table__.columns}
+
+
 class AppointmentRepository(TenantRepository[Appointment]):
     model = Appointment
     label = "Appointment"
@@ -222,6 +231,36 @@ class AppointmentRepository(TenantRepository[Appointment]):
                 lines = lines.where(AppointmentLine.service_id == filters.service_id)
             stmt = stmt.where(Appointment.id.in_(lines))
         return stmt
+
+    async def insert_new(
+        self,
+        appointment: Appointment,
+        lines: Sequence[AppointmentLine],
+        event_type: str,
+        user_id: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        """Write a new appointment, its lines and its audit event with three Core inserts.
+
+        The objects stay outside the ORM session: the unit of work's flush costs a booking
+        about twice the CPU of these inserts, and nothing reads them back in the request.
+        """
+        appointment.tenant_id = self.tenant_id
+        event = AppointmentEvent(
+            id=new_id(),
+            tenant_id=self.tenant_id,
+            appointment_id=appointment.id,
+            type=event_type,
+            at=appointment.created_at,
+            user_id=user_id,
+            data=data,
+        )
+        connection = await self.session.connection()
+        await connection.execute(_INSERT_APPOINTMENT, _row(appointment))
+        for line in lines:
+            line.tenant_id = self.tenant_id
+        await connection.execute(_INSERT_LINE, [_row(line) for line in lines])
+        await connection.execute(_INSERT_EVENT, _row(event))
 
     def add_event(
         self,

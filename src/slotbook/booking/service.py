@@ -277,42 +277,42 @@ async def create_appointment(
     async def write() -> Appointment:
         await check_lines(session, ctx, repo, planned, zone)
         day, start_clock = local_clock(planned[0].starts_at, zone)
-        appointment = repo.add(
-            Appointment(
-                outlet_id=outlet.id,
-                customer_id=data.customer_id,
-                status=data.status,
-                appointment_date=day,
-                start_time=start_clock,
-                end_time=local_clock(planned[-1].ends_at, zone)[1],
-                starts_at=planned[0].starts_at,
-                ends_at=planned[-1].ends_at,
-                notes=data.notes,
-                created_by=ctx.principal.user_id,
-                created_at=ctx.now,
-            )
+        appointment = Appointment(
+            id=new_id(),
+            outlet_id=outlet.id,
+            customer_id=data.customer_id,
+            status=data.status,
+            appointment_date=day,
+            start_time=start_clock,
+            end_time=local_clock(planned[-1].ends_at, zone)[1],
+            starts_at=planned[0].starts_at,
+            ends_at=planned[-1].ends_at,
+            notes=data.notes,
+            created_by=ctx.principal.user_id,
+            created_at=ctx.now,
+            cancelled_at=None,
+            cancel_reason=None,
         )
-        for line in planned:
-            repo.add_line(
-                AppointmentLine(
-                    id=new_id(),
-                    appointment_id=appointment.id,
-                    position=line.position,
-                    staff_id=line.staff.id,
-                    service_id=line.service.id,
-                    status=data.status,
-                    starts_at=line.starts_at,
-                    ends_at=line.ends_at,
-                )
+        lines = [
+            AppointmentLine(
+                id=new_id(),
+                appointment_id=appointment.id,
+                position=line.position,
+                staff_id=line.staff.id,
+                service_id=line.service.id,
+                status=data.status,
+                starts_at=line.starts_at,
+                ends_at=line.ends_at,
             )
-        repo.add_event(
-            appointment.id,
+            for line in planned
+        ]
+        await repo.insert_new(
+            appointment,
+            lines,
             "created",
-            ctx.now,
             ctx.principal.user_id,
             {"status": data.status, **_when(appointment)},
         )
-        await session.flush()
         return appointment
 
     appointment = await _locked(session, ctx, write)
