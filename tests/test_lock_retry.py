@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.exc import DBAPIError
 
@@ -17,14 +18,27 @@ class _DriverDeadlock(Exception):
     sqlstate = "40P01"
 
 
-def _deadlocking(times: int) -> Any:
+def _wrapped_deadlock() -> Exception:
+    """A deadlock as SQLAlchemy raises it."""
+    return DBAPIError("SELECT ... FOR UPDATE", {}, _DriverDeadlock("deadlock detected"))
+
+
+def _driver_deadlock() -> Exception:
+    """A deadlock as asyncpg raises it, for statements sent to the driver directly."""
+    return asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+
+
+DEADLOCKS = pytest.mark.parametrize("deadlock", [_wrapped_deadlock, _driver_deadlock])
+
+
+def _deadlocking(times: int, deadlock: Callable[[], Exception]) -> Any:
     real_lock = AppointmentRepository.lock_staff
     calls = {"count": 0}
 
     async def lock_staff(self: AppointmentRepository, staff_ids: Sequence[str]) -> None:
         calls["count"] += 1
         if calls["count"] <= times:
-            raise DBAPIError("SELECT ... FOR UPDATE", {}, _DriverDeadlock("deadlock detected"))
+            raise deadlock()
         await real_lock(self, staff_ids)
 
     return lock_staff, calls
@@ -41,26 +55,30 @@ async def massage_with_john(
     return studio, massage, await api.staff("John", studio.outlet, [massage])
 
 
+@DEADLOCKS
 async def test_a_deadlock_is_retried_and_the_booking_lands(
     api: Api,
     massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
+    deadlock: Callable[[], Exception],
 ) -> None:
     studio, massage, john = massage_with_john
-    lock_staff, calls = _deadlocking(times=2)
+    lock_staff, calls = _deadlocking(times=2, deadlock=deadlock)
     monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
     await api.book(studio.outlet, massage, john)
     assert calls["count"] == 3
     assert (await api.get("/appointments"))["total"] == 1
 
 
+@DEADLOCKS
 async def test_a_deadlock_that_persists_answers_503_and_writes_nothing(
     api: Api,
     massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
+    deadlock: Callable[[], Exception],
 ) -> None:
     studio, massage, john = massage_with_john
-    lock_staff, calls = _deadlocking(times=100)
+    lock_staff, calls = _deadlocking(times=100, deadlock=deadlock)
     monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
     response = await api.book_response(studio.outlet, await api.customer(), [(massage, john)])
     assert response.status_code == 503

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.scenarios import open_studio
 from tests.support import Api
 
 
@@ -74,3 +75,22 @@ async def test_a_failed_signup_leaves_no_business_behind(
     again = await api.post("/auth/signup", body)
     api.token = again["access_token"]
     assert (await api.get("/auth/me"))["tenant_slug"] == "lotus-yoga"
+
+
+async def test_a_booking_whose_commit_fails_writes_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A booking's lock, reads and inserts go to the database driver directly on
+    PostgreSQL (``db.DriverQuery``); they belong to the request's transaction all the same."""
+    studio = await open_studio(api)
+    massage = await api.service("Massage")
+    john = await api.staff("John", studio.outlet, [massage])
+    customer = await api.customer()
+    failures = _fail_next_commit(
+        monkeypatch, OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
+    )
+    response = await api.book_response(studio.outlet, customer, [(massage, john)])
+    assert failures == [1], "the commit was never attempted"
+    assert response.status_code == 503, response.text
+    assert await api.get("/appointments") == {"items": [], "total": 0}
+    await api.book(studio.outlet, massage, john)  # and the slot is still free

@@ -86,8 +86,8 @@ def _register_error_handlers(app: FastAPI) -> None:
         )
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, IntegrityError):
-            log.info("integrity_conflict", error=str(exc.orig))
+        if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
+            log.info("integrity_conflict", error=str(getattr(exc, "orig", exc)))
             return JSONResponse(
                 {"detail": "This conflicts with existing data", "code": "conflict"},
                 status_code=409,

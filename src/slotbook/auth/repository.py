@@ -4,10 +4,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant, User
+from slotbook.db import DriverQuery
 from slotbook.repository import TENANT_ID, TenantRepository
 
 # Run on every authenticated request, so built once (see ``repository.prepared_query``).
-_ROLE = sa.select(User.role).where(User.tenant_id == TENANT_ID, User.id == sa.bindparam("user_id"))
+_ROLE = DriverQuery(
+    sa.select(User.role).where(User.tenant_id == TENANT_ID, User.id == sa.bindparam("user_id"))
+)
 
 
 class UserRepository(TenantRepository[User]):
@@ -28,9 +31,8 @@ async def find_user_in_tenant(session: AsyncSession, user_id: str, tenant_id: st
 
 async def role_in_tenant(session: AsyncSession, user_id: str, tenant_id: str) -> str | None:
     """The user's current role, or None when the user is gone (checked on every request)."""
-    connection = await session.connection()
-    result = await connection.execute(_ROLE, {"tenant_id": tenant_id, "user_id": user_id})
-    role: str | None = result.scalar_one_or_none()
+    rows = await _ROLE.fetch(session, {"tenant_id": tenant_id, "user_id": user_id})
+    role: str | None = rows[0][0] if rows else None
     return role
 
 

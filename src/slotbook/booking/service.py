@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -167,7 +168,7 @@ async def _locked(
         try:
             async with session.begin_nested():
                 return await work()
-        except DBAPIError as exc:
+        except (DBAPIError, asyncpg.PostgresError) as exc:
             if sqlstate(exc) not in RETRYABLE_SQLSTATES:
                 raise
             log.warning("booking_retry", attempt=attempt + 1, sqlstate=sqlstate(exc))

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
+from slotbook.db import DriverQuery
 from slotbook.repository import TENANT_ID, TenantRepository, prepared_query, well_formed_id
 
 # Statements every booking runs, built once (see ``repository.prepared_query``).
@@ -24,7 +25,7 @@ _STAFF_WITH_OFFERED = (
     )
     .where(Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
 )
-_TIME_OFF_OVERLAPPING = (
+_TIME_OFF_OVERLAPPING = DriverQuery(
     sa.select(TimeOff.staff_id, TimeOff.start, TimeOff.end)
     .where(
         TimeOff.tenant_id == TENANT_ID,
@@ -139,16 +140,20 @@ class TimeOffRepository(TenantRepository[TimeOff]):
 
     async def overlapping(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> Sequence[sa.Row[str, datetime, datetime]]:
+    ) -> Sequence[tuple[str, datetime, datetime]]:
         """(staff id, start, end) of these staff's time off overlapping local [start, end)."""
         if not staff_ids:
             return []
-        connection = await self.session.connection()
-        params = {"tenant_id": self.tenant_id, "staff_ids": sorted(set(staff_ids))}
-        result = await connection.execute(
-            _TIME_OFF_OVERLAPPING, {**params, "start": start, "end": end}
+        params = {
+            "tenant_id": self.tenant_id,
+            "staff_ids": sorted(set(staff_ids)),
+            "start": start,
+            "end": end,
+        }
+        rows: Sequence[tuple[str, datetime, datetime]] = await _TIME_OFF_OVERLAPPING.fetch(
+            self.session, params
         )
-        return result.all()
+        return rows
 
     async def delete(self, time_off: TimeOff) -> None:
         await self.session.delete(time_off)
