@@ -221,9 +221,11 @@ async def _plan(
     session: AsyncSession, ctx: BookingContext, data: AppointmentCreate
 ) -> tuple[Outlet, list[PlannedLine]]:
     tenant_id = ctx.tenant_id
-    outlet = await OutletRepository(session, tenant_id).get_for_field(data.outlet_id, "outlet_id")
-    await CustomerRepository(session, tenant_id).get_for_field(data.customer_id, "customer_id")
-    services = await ServiceRepository(session, tenant_id).get_many(
+    outlet = await OutletRepository(session, tenant_id).copy_for_field(
+        data.outlet_id, "outlet_id"
+    )
+    await CustomerRepository(session, tenant_id).copy_for_field(data.customer_id, "customer_id")
+    services = await ServiceRepository(session, tenant_id).copies(
         [s.service_id for s in data.services]
     )
     staff_repo = StaffRepository(session, tenant_id)

@@ -3,18 +3,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
 from slotbook.db import DriverQuery
-from slotbook.repository import TENANT_ID, TenantRepository, prepared_query, well_formed_id
+from slotbook.repository import TENANT_ID, TenantRepository, well_formed_id
 
 # Statements every booking runs, built once (see ``repository.prepared_query``).
-_STAFF_WITH_OFFERED = (
-    prepared_query(Staff)
-    .add_columns(StaffService.service_id)
+_STAFF_COLUMNS = list(Staff.__table__.columns)
+_STAFF_WITH_OFFERED = DriverQuery(
+    sa.select(*_STAFF_COLUMNS, StaffService.service_id)
     .outerjoin(
         StaffService,
         sa.and_(
@@ -23,7 +22,7 @@ _STAFF_WITH_OFFERED = (
             StaffService.service_id.in_(sa.bindparam("service_ids", expanding=True)),
         ),
     )
-    .where(Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
+    .where(Staff.tenant_id == TENANT_ID, Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
 )
 _TIME_OFF_OVERLAPPING = DriverQuery(
     sa.select(TimeOff.staff_id, TimeOff.start, TimeOff.end)
@@ -91,16 +90,21 @@ class StaffRepository(TenantRepository[Staff]):
     async def with_offered(
         self, staff_ids: Sequence[str], service_ids: Sequence[str]
     ) -> tuple[dict[str, Staff], dict[str, list[str]]]:
-        """Staff by id, and which of ``service_ids`` each offers, in one query."""
+        """Staff by id as detached copies (see ``TenantRepository.copies``), and which of
+        ``service_ids`` each offers, in one query."""
         staff: dict[str, Staff] = {}
         offered: dict[str, list[str]] = defaultdict(list)
         params = {
+            "tenant_id": self.tenant_id,
             "staff_ids": sorted({i for i in staff_ids if well_formed_id(i)}),
             "service_ids": sorted(set(service_ids)),
         }
-        rows: Sequence[Any] = (await self.run(_STAFF_WITH_OFFERED, params)).all()
-        for member, service_id in rows:
-            staff[member.id] = member
+        if not params["staff_ids"]:
+            return staff, offered
+        keys = self._column_keys
+        for *columns, service_id in await _STAFF_WITH_OFFERED.fetch(self.session, params):
+            copy = Staff(**dict(zip(keys, columns, strict=True)))
+            member = staff.setdefault(copy.id, copy)
             if service_id is not None:
                 offered[member.id].append(service_id)
         return staff, offered
