@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -273,6 +273,9 @@ async def driver_connection(session: AsyncSession) -> Any:
     it is begun here when need be, so that a statement sent to the driver directly can
     never run outside the request's transaction (tests/test_request_transaction.py).
     """
+    known = session.info.get(_DRIVER_CONNECTION)
+    if known is not None:
+        return known
     connection = await session.connection()
     adapted: Any = (await connection.get_raw_connection()).dbapi_connection
     if adapted._transaction is None:
@@ -283,7 +286,18 @@ async def driver_connection(session: AsyncSession) -> Any:
             # handler knows outside SQLAlchemy's wrapping: raise the driver's, as the
             # statements sent to the driver do.
             raise (exc.__cause__ or exc) from None
+    session.info[_DRIVER_CONNECTION] = adapted._connection
     return adapted._connection
+
+
+_DRIVER_CONNECTION = "slotbook.driver_connection"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_driver_connection(session: Session, transaction: SessionTransaction) -> None:
+    """The session may hold another connection in its next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_DRIVER_CONNECTION, None)
 
 
 class DriverQuery:
