@@ -11,7 +11,9 @@ then inserts 20,000 appointments over 31 days straight into PostgreSQL (no sessi
 over capacity, some cancelled, some personal training that keeps the teacher busy)
 and measures, one request at a time:
 
-- GET /api/v1/availability/availability-grid for 1, 7 and 31 days over HTTP;
+- GET /api/v1/availability/availability-grid for 1, 7 and 31 days over HTTP (one
+  keep-alive connection, ``http_client``: httpx would add its own parsing of the
+  response to every sample);
 - the same grids computed the NAIVE way, in this process: one count query per slot
   (the brief's "before optimisation"), straight through asyncpg, without HTTP. The
   naive answers are checked equal to the server's, so both compute the same thing.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -38,6 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -47,6 +51,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from http_client import HttpConnection  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 from slotbook.booking import rules  # noqa: E402
@@ -262,21 +267,30 @@ class Timing:
 
 
 async def measure_server(
-    http: httpx.AsyncClient, business: Business, first_day: date, days: int, requests: int
+    port: int, business: Business, first_day: date, days: int, requests: int
 ) -> tuple[Timing, dict[str, Any]]:
-    params = grid_params(business, first_day, days)
-    for _ in range(5):  # warm-up: connections, caches, JIT-free but lazy imports
-        (await http.get(GRID, params=params, headers=business.headers)).raise_for_status()
-    samples = []
-    body = b""
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = await http.get(GRID, params=params, headers=business.headers)
-        body = response.content
-        samples.append((time.perf_counter() - started) * 1000)
-        response.raise_for_status()
-    grid: dict[str, Any] = httpx.Response(200, content=body).json()
+    path = f"{GRID}?{urlencode(grid_params(business, first_day, days))}"
+    connection = HttpConnection("127.0.0.1", port)
+    try:
+        for _ in range(5):  # warm-up: connections, caches, lazy imports
+            await get_grid(connection, path, business)
+        samples = []
+        body = b""
+        for _ in range(requests):
+            started = time.perf_counter()
+            body = await get_grid(connection, path, business)
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        await connection.close()
+    grid: dict[str, Any] = json.loads(body)
     return Timing(samples, sum(len(v) for v in grid.values()), len(body)), grid
+
+
+async def get_grid(connection: HttpConnection, path: str, business: Business) -> bytes:
+    status, body = await connection.request("GET", path, headers=business.headers)
+    if status != 200:
+        raise SystemExit(f"grid request failed: {status} {body[:200]!r}")
+    return body
 
 
 # The NAIVE path: one count query per slot (for comparison only)
@@ -464,7 +478,7 @@ async def main(args: argparse.Namespace) -> None:
                 slow: dict[int, Timing] = {}
                 for days in RANGES:
                     fast[days], served = await measure_server(
-                        http, business, first_day, days, args.requests
+                        server.port, business, first_day, days, args.requests
                     )
                     print(f"server {days:>2} days: p50 {fast[days].p50:.1f} ms", flush=True)
                     slow[days], computed = await measure_naive(

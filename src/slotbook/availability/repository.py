@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.booking import rules
@@ -42,9 +41,9 @@ class GridSubject:
 
 
 # One session of one staff member: (staff id, service id, start, end, bookings), with
-# start and end in epoch seconds. The database rows themselves, unwrapped: a month
+# start and end in epoch seconds. The driver's rows themselves, unwrapped: a month
 # holds thousands of sessions and most are never looked at more closely.
-BookedSession = sa.Row[str, str, int, int, int]
+BookedSession = tuple[str, str, int, int, int]
 
 
 class GridRepository:
@@ -54,10 +53,10 @@ class GridRepository:
 
     async def subject(self, outlet_id: str, service_id: str, staff_id: str | None) -> GridSubject:
         """Ids arrive as query parameters, not path ids: unknown ones are 422 naming the field."""
-        outlet = await OutletRepository(self.session, self.tenant_id).get_for_field(
+        outlet = await OutletRepository(self.session, self.tenant_id).copy_for_field(
             outlet_id, "outlet_id"
         )
-        service = await ServiceRepository(self.session, self.tenant_id).get_for_field(
+        service = await ServiceRepository(self.session, self.tenant_id).copy_for_field(
             service_id, "service_id"
         )
         if not service.active:

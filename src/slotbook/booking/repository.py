@@ -75,7 +75,7 @@ _ACTIVE_LINES = (
     .order_by(AppointmentLine.starts_at)
 )
 _ACTIVE_LINES_ON_DRIVER = DriverQuery(_ACTIVE_LINES)
-_BOOKED_SESSIONS = (
+_BOOKED_SESSIONS = DriverQuery(
     sa.select(
         AppointmentLine.staff_id,
         AppointmentLine.service_id,
@@ -136,17 +136,13 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> Sequence[sa.Row[str, str, int, int, int]]:
+    ) -> Sequence[Any]:
         """The same lines counted per session: (staff, service, start, end, bookings),
         sorted by start, with start and end as ``epoch_seconds``.
 
         A busy month holds far more lines than sessions; the grid reads these.
         """
-        # Through the connection, not the ORM session: plain rows need no ORM loading.
-        connection = await self.session.connection()
-        return (
-            await connection.execute(_BOOKED_SESSIONS, self._window(staff_ids, start, end))
-        ).all()
+        return await _BOOKED_SESSIONS.fetch(self.session, self._window(staff_ids, start, end))
 
     async def active_lines(
         self, staff_ids: Sequence[str], start: datetime, end: datetime

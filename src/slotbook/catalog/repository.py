@@ -24,6 +24,22 @@ _STAFF_WITH_OFFERED = DriverQuery(
     )
     .where(Staff.tenant_id == TENANT_ID, Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
 )
+_OFFERING = (
+    sa.select(*_STAFF_COLUMNS)
+    .join(
+        StaffService,
+        sa.and_(StaffService.tenant_id == TENANT_ID, StaffService.staff_id == Staff.id),
+    )
+    .where(
+        Staff.tenant_id == TENANT_ID,
+        StaffService.service_id == sa.bindparam("service_id"),
+        Staff.outlet_id == sa.bindparam("outlet_id"),
+        Staff.active.is_(True),
+    )
+    .order_by(Staff.name, Staff.id)
+)
+_STAFF_OFFERING = DriverQuery(_OFFERING)
+_ONE_STAFF_OFFERING = DriverQuery(_OFFERING.where(Staff.id == sa.bindparam("staff_id")))
 _TIME_OFF_OVERLAPPING = DriverQuery(
     sa.select(TimeOff.staff_id, TimeOff.start, TimeOff.end)
     .where(
@@ -121,18 +137,20 @@ class StaffRepository(TenantRepository[Staff]):
             )
 
     async def offering(self, outlet_id: str, service_id: str, staff_id: str | None) -> list[Staff]:
-        """Active staff of an outlet who offer a service, by name."""
-        stmt = (
-            self.base_query()
-            .join(StaffService, StaffService.staff_id == Staff.id)
-            .where(StaffService.tenant_id == self.tenant_id)
-            .where(StaffService.service_id == service_id)
-            .where(Staff.outlet_id == outlet_id, Staff.active.is_(True))
-            .order_by(Staff.name, Staff.id)
-        )
+        """Active staff of an outlet who offer a service, by name, as detached copies
+        (see ``TenantRepository.copies``): every grid reads them."""
+        params = {"tenant_id": self.tenant_id, "outlet_id": outlet_id, "service_id": service_id}
+        query = _STAFF_OFFERING
         if staff_id is not None:
-            stmt = stmt.where(Staff.id == staff_id)
-        return list((await self.session.execute(stmt)).scalars())
+            if not well_formed_id(staff_id):
+                return []
+            params["staff_id"] = staff_id
+            query = _ONE_STAFF_OFFERING
+        keys = self._column_keys
+        return [
+            Staff(**dict(zip(keys, row, strict=True)))
+            for row in await query.fetch(self.session, params)
+        ]
 
 
 class TimeOffRepository(TenantRepository[TimeOff]):
