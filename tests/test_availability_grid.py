@@ -367,6 +367,11 @@ async def test_range_and_id_errors(api: Api) -> None:
     assert (await grid(api, {"id": "nope"}, yoga, expect=422))["field"] == "outlet_id"
     assert (await grid(api, outlet, {"id": "nope"}, expect=422))["field"] == "service_id"
     assert (await grid(api, outlet, yoga, staff={"id": "nope"}, expect=422))["field"] == "staff_id"
+    for malformed in ("a\x00b", "'; --"):
+        assert (await grid(api, {"id": malformed}, yoga, expect=422))["field"] == "outlet_id"
+        assert (await grid(api, outlet, {"id": malformed}, expect=422))["field"] == "service_id"
+        staff_error = await grid(api, outlet, yoga, staff={"id": malformed}, expect=422)
+        assert staff_error["field"] == "staff_id"
 
     other = Api(api.client)
     await other.signup("Other Studio")
