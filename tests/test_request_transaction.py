@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,3 +97,61 @@ async def test_a_booking_whose_commit_fails_writes_nothing(
     assert response.status_code == 503, response.text
     assert await api.get("/appointments") == {"items": [], "total": 0}
     await api.book(studio.outlet, massage, john)  # and the slot is still free
+
+
+# A connection the driver itself finds broken (the server ended it between the pool's
+# check and the request's first statement, leaving asyncpg's protocol stuck
+# mid-operation): seen under tests/test_faults.py's connection kills.
+_STUCK = "cannot switch to state 15; another operation (2) is in progress"
+
+
+def _break_once_at_begin(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    broken: list[Any] = []
+    original = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def start_transaction(self: AsyncAdapt_asyncpg_connection) -> None:
+        if not broken:
+            broken.append(self._connection)
+            raise asyncpg.InternalClientError(_STUCK)
+        await original(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", start_transaction)
+    return broken
+
+
+def _break_once_at_a_statement(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    broken: list[Any] = []
+    original = asyncpg.Connection.fetch
+
+    async def fetch(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        if not broken:
+            broken.append(self)
+            raise asyncpg.InternalClientError(_STUCK)
+        return await original(self, query, *args, **kw)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", fetch)
+    return broken
+
+
+@pytest.mark.parametrize("break_once", [_break_once_at_begin, _break_once_at_a_statement])
+async def test_a_connection_the_driver_finds_broken_is_answered_503_and_replaced(
+    api: Api,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    break_once: Callable[[pytest.MonkeyPatch], list[Any]],
+) -> None:
+    if backend != "postgres":
+        pytest.skip("statements go to the asyncpg driver directly on PostgreSQL only")
+    studio = await open_studio(api)
+    massage = await api.service("Massage")
+    john = await api.staff("John", studio.outlet, [massage])
+    customer = await api.customer()
+    broken = break_once(monkeypatch)
+    response = await api.book_response(studio.outlet, customer, [(massage, john)])
+    assert len(broken) == 1, "the fault was never reached"
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert response.json()["detail"]
+    assert broken[0].is_closed(), "a broken connection went back to the pool"
+    await api.book(studio.outlet, massage, john)
+    assert (await api.get("/appointments"))["total"] == 1

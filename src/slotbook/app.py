@@ -129,6 +129,9 @@ def _register_error_handlers(app: FastAPI) -> None:
     # Driver errors raised outside SQLAlchemy's wrapping.
     app.add_exception_handler(asyncpg.PostgresError, database_error)
     app.add_exception_handler(asyncpg.InterfaceError, database_error)
+    # The driver's own client-side failures, e.g. a protocol stuck mid-operation after the
+    # server ended the connection ("another operation is in progress").
+    app.add_exception_handler(asyncpg.InternalClientError, database_error)
     app.add_exception_handler(sqlite3.Error, database_error)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -285,12 +286,25 @@ async def driver_connection(session: AsyncSession) -> Any:
             # The adapter translates the driver's error into its own class, which no
             # handler knows outside SQLAlchemy's wrapping: raise the driver's, as the
             # statements sent to the driver do.
-            raise (exc.__cause__ or exc) from None
+            error = exc.__cause__ or exc
+            await _invalidate_if_broken(session, error)
+            raise error from None
     session.info[_DRIVER_CONNECTION] = adapted._connection
     return adapted._connection
 
 
 _DRIVER_CONNECTION = "slotbook.driver_connection"
+
+
+async def _invalidate_if_broken(session: AsyncSession, error: BaseException) -> None:
+    """Drop the session's connection when the driver shows it is broken (the server
+    ended it, or its protocol is stuck mid-operation), as SQLAlchemy does for the
+    statements it runs: it must not go back to the pool."""
+    if not _is_broken_connection(error):
+        return
+    session.info.pop(_DRIVER_CONNECTION, None)
+    with contextlib.suppress(Exception):  # the error being raised is what matters
+        await (await session.connection()).invalidate()
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -322,7 +336,11 @@ class DriverQuery:
             return (await connection.execute(self.statement, params)).all()
         plan = self._plan(session, params)
         driver = await driver_connection(session)
-        return await driver.fetch(plan.sql, *plan.arguments(params))  # type: ignore[no-any-return]
+        try:
+            return await driver.fetch(plan.sql, *plan.arguments(params))  # type: ignore[no-any-return]
+        except Exception as exc:
+            await _invalidate_if_broken(session, exc)
+            raise
 
     async def execute_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         if dialect_of(session) != "postgresql":
@@ -331,10 +349,14 @@ class DriverQuery:
             return
         plan = self._plan(session, rows[0])
         driver = await driver_connection(session)
-        if len(rows) == 1:
-            await driver.execute(plan.sql, *plan.arguments(rows[0]))
-        else:
-            await driver.executemany(plan.sql, [plan.arguments(row) for row in rows])
+        try:
+            if len(rows) == 1:
+                await driver.execute(plan.sql, *plan.arguments(rows[0]))
+            else:
+                await driver.executemany(plan.sql, [plan.arguments(row) for row in rows])
+        except Exception as exc:
+            await _invalidate_if_broken(session, exc)
+            raise
 
     def _plan(self, session: AsyncSession, params: dict[str, Any]) -> _DriverPlan:
         shape = tuple(sorted((k, len(v)) for k, v in params.items() if isinstance(v, list | tuple)))
