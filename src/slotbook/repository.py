@@ -118,9 +118,15 @@ class TenantRepository(Generic[ModelT]):
             return {}
         params = {"tenant_id": self.tenant_id, "item_ids": sorted(set(ids))}
         records = await self._copies_by_ids.fetch(self.session, params)
-        keys = self._column_keys
-        copies = (self.model(**dict(zip(keys, record, strict=True))) for record in records)
+        copies = (self.copy_of(record) for record in records)
         return {item.id: item for item in copies}
+
+    @classmethod
+    def copy_of(cls, record: Sequence[Any]) -> ModelT:
+        """A model instance outside the session from a row of all its table's columns,
+        in table order."""
+        item: ModelT = cls.model(**dict(zip(cls._column_keys, record, strict=True)))
+        return item
 
     async def copy_for_field(self, item_id: str, field: str) -> ModelT:
         """``get_for_field``, as a detached copy (see ``copies``)."""

@@ -158,11 +158,6 @@ class AppointmentRepository(TenantRepository[Appointment]):
             by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
         return by_staff
 
-    def add_line(self, line: AppointmentLine) -> AppointmentLine:
-        line.tenant_id = self.tenant_id
-        self.session.add(line)
-        return line
-
     async def lines_of(self, appointment_ids: Sequence[str]) -> dict[str, list[LineView]]:
         """Lines with service and staff names for many appointments, in one query."""
         by_appointment: dict[str, list[LineView]] = defaultdict(list)

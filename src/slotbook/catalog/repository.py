@@ -117,9 +117,8 @@ class StaffRepository(TenantRepository[Staff]):
         }
         if not params["staff_ids"]:
             return staff, offered
-        keys = self._column_keys
         for *columns, service_id in await _STAFF_WITH_OFFERED.fetch(self.session, params):
-            copy = Staff(**dict(zip(keys, columns, strict=True)))
+            copy = self.copy_of(columns)
             member = staff.setdefault(copy.id, copy)
             if service_id is not None:
                 offered[member.id].append(service_id)
@@ -146,11 +145,7 @@ class StaffRepository(TenantRepository[Staff]):
                 return []
             params["staff_id"] = staff_id
             query = _ONE_STAFF_OFFERING
-        keys = self._column_keys
-        return [
-            Staff(**dict(zip(keys, row, strict=True)))
-            for row in await query.fetch(self.session, params)
-        ]
+        return [self.copy_of(row) for row in await query.fetch(self.session, params)]
 
 
 class TimeOffRepository(TenantRepository[TimeOff]):
