@@ -24,7 +24,9 @@ class Appointment(TenantScoped, Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     notes: Mapped[str | None] = mapped_column(sa.Text())
+    # The user who booked, or None when the customer booked through the public page.
     created_by: Mapped[str | None] = mapped_column(sa.String(24))
+    created_via: Mapped[str] = mapped_column(sa.String(16), server_default="staff")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
@@ -72,6 +74,8 @@ class AppointmentEvent(TenantScoped, Base):
     type: Mapped[str] = mapped_column(sa.String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     user_id: Mapped[str | None] = mapped_column(sa.String(24))
+    # "user" (user_id says who), "customer" (through the public page) or "system".
+    actor: Mapped[str] = mapped_column(sa.String(16), server_default="user")
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
 
 
