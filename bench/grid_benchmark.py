@@ -54,9 +54,9 @@ sys.path.insert(0, str(ROOT))
 from http_client import HttpConnection  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
-from slotbook.booking import rules  # noqa: E402
 from slotbook.ids import new_id  # noqa: E402
 from slotbook.migrations.runner import upgrade  # noqa: E402
+from slotbook.scheduling import rules  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 GRID = "/api/v1/availability/availability-grid"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.booking.repository import AppointmentRepository
+from slotbook.storage import LockTargets
+from slotbook.storage.backend import PostgresStorage
 from tests.scenarios import Studio, open_studio
 from tests.support import Api
 
@@ -32,16 +34,18 @@ DEADLOCKS = pytest.mark.parametrize("deadlock", [_wrapped_deadlock, _driver_dead
 
 
 def _deadlocking(times: int, deadlock: Callable[[], Exception]) -> Any:
-    real_lock = AppointmentRepository.lock_staff
+    real_lock = PostgresStorage.lock
     calls = {"count": 0}
 
-    async def lock_staff(self: AppointmentRepository, staff_ids: Sequence[str]) -> None:
+    async def lock(
+        self: PostgresStorage, session: AsyncSession, tenant_id: str, targets: LockTargets
+    ) -> None:
         calls["count"] += 1
         if calls["count"] <= times:
             raise deadlock()
-        await real_lock(self, staff_ids)
+        await real_lock(self, session, tenant_id, targets)
 
-    return lock_staff, calls
+    return lock, calls
 
 
 @pytest.fixture
@@ -64,7 +68,7 @@ async def test_a_deadlock_is_retried_and_the_booking_lands(
 ) -> None:
     studio, massage, john = massage_with_john
     lock_staff, calls = _deadlocking(times=2, deadlock=deadlock)
-    monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
+    monkeypatch.setattr(PostgresStorage, "lock", lock_staff)
     await api.book(studio.outlet, massage, john)
     assert calls["count"] == 3
     assert (await api.get("/appointments"))["total"] == 1
@@ -79,7 +83,7 @@ async def test_a_deadlock_that_persists_answers_503_and_writes_nothing(
 ) -> None:
     studio, massage, john = massage_with_john
     lock_staff, calls = _deadlocking(times=100, deadlock=deadlock)
-    monkeypatch.setattr(AppointmentRepository, "lock_staff", lock_staff)
+    monkeypatch.setattr(PostgresStorage, "lock", lock_staff)
     response = await api.book_response(studio.outlet, await api.customer(), [(massage, john)])
     assert response.status_code == 503
     assert response.headers["Retry-After"]

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import slotbook.models  # noqa: F401  (registers every table on the metadata)
-from slotbook.db import Base
 from slotbook.migrations.runner import alembic_config, upgrade
+from slotbook.storage import Base
 from tests.databases import postgres_admin_url
 
 CLI = Path(sys.executable).parent / "slotbook"

@@ -7,7 +7,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,7 +83,8 @@ async def test_a_booking_whose_commit_fails_writes_nothing(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A booking's lock, reads and inserts go to the database driver directly on
-    PostgreSQL (``db.DriverQuery``); they belong to the request's transaction all the same."""
+    PostgreSQL (the storage layer's fast path); they belong to the request's transaction
+    all the same."""
     studio = await open_studio(api)
     massage = await api.service("Massage")
     john = await api.staff("John", studio.outlet, [massage])
@@ -107,15 +107,20 @@ _STUCK = "cannot switch to state 15; another operation (2) is in progress"
 
 def _break_once_at_begin(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     broken: list[Any] = []
-    original = AsyncAdapt_asyncpg_connection._start_transaction
+    begins: list[int] = []
+    original = asyncpg.Connection.execute
 
-    async def start_transaction(self: AsyncAdapt_asyncpg_connection) -> None:
-        if not broken:
-            broken.append(self._connection)
-            raise asyncpg.InternalClientError(_STUCK)
-        await original(self)
+    async def execute(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        if not broken and query.lstrip().upper().startswith("BEGIN"):
+            begins.append(1)
+            # The first BEGIN of a checkout is the pool's pre-ping, which replaces a
+            # broken connection by itself; the second is the request's transaction.
+            if len(begins) == 2:
+                broken.append(self)
+                raise asyncpg.InternalClientError(_STUCK)
+        return await original(self, query, *args, **kw)
 
-    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", start_transaction)
+    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
     return broken
 
 

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import gc
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-import asyncpg  # type: ignore[import-untyped]
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotbook import __version__
 from slotbook.auth.routes import router as auth_router
 from slotbook.availability.routes import router as availability_router
+from slotbook.booking import service as booking_service
 from slotbook.booking.routes import router as booking_router
 from slotbook.catalog.routes import router as catalog_router
 from slotbook.clock import Clock, SystemClock
-from slotbook.db import create_database, is_unavailable
+from slotbook.docs import install_docs
 from slotbook.errors import DomainError, ServiceBusy
 from slotbook.health import router as health_router
 from slotbook.logging import configure_logging
 from slotbook.middleware import BodyLimit, RequestContext
 from slotbook.public.routes import router as public_router
 from slotbook.settings import Settings, get_settings
+from slotbook.storage import DATABASE_ERRORS, create_database, translate
 from slotbook.web.routes import router as web_router
 
 log = structlog.get_logger("slotbook.app")
@@ -55,12 +54,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description="Booking backend with parallel (group) booking. "
         "Authorize with a tenant user's email and password.",
         lifespan=lifespan,
+        docs_url=None,  # served by slotbook.docs, without CDNs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock or SystemClock()
     app.state.secret_key = settings.resolved_secret_key()
+    # The catalog warns about bookings over a lowered capacity without importing booking.
+    app.state.capacity_warnings = booking_service.capacity_warnings
 
+    install_docs(app)
     app.include_router(health_router)
     for router in (auth_router, catalog_router, booking_router, availability_router):
         app.include_router(router, prefix=API_PREFIX)
@@ -85,19 +89,15 @@ def _register_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    async def database_error(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
-            log.info("integrity_conflict", error=str(getattr(exc, "orig", exc)))
-            return JSONResponse(
-                {"detail": "This conflicts with existing data", "code": "conflict"},
-                status_code=409,
-            )
-        if is_unavailable(exc):
-            log.warning("database_unavailable", error=type(exc).__name__, message=str(exc)[:300])
-            busy = ServiceBusy()
-            return JSONResponse(busy.body(), status_code=503, headers=busy.headers())
-        log.exception("database_error")
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+        # The safety net for a database error raised outside the storage layer's own
+        # calls (e.g. an ORM flush): the storage layer says what it means.
+        domain = translate(exc)
+        if domain is None:
+            log.exception("database_error")
+            return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        log.warning("database_error_translated", error=type(exc).__name__, code=domain.code)
+        return JSONResponse(domain.body(), status_code=domain.status_code, headers=domain.headers())
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -123,16 +123,8 @@ def _register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(SQLAlchemyError, database_error)
-    app.add_exception_handler(OSError, database_error)
-    app.add_exception_handler(TimeoutError, database_error)
-    # Driver errors raised outside SQLAlchemy's wrapping.
-    app.add_exception_handler(asyncpg.PostgresError, database_error)
-    app.add_exception_handler(asyncpg.InterfaceError, database_error)
-    # The driver's own client-side failures, e.g. a protocol stuck mid-operation after the
-    # server ended the connection ("another operation is in progress").
-    app.add_exception_handler(asyncpg.InternalClientError, database_error)
-    app.add_exception_handler(sqlite3.Error, database_error)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(cast(type[Exception], error), database_error)
 
 
 _VALIDATION_DETAIL: dict[str, Any] = {

@@ -19,6 +19,7 @@ from slotbook.auth.repository import find_user_by_email, get_tenant
 from slotbook.auth.schemas import SignupIn, UserCreate
 from slotbook.auth.security import Principal, Role
 from slotbook.booking import service as booking
+from slotbook.booking.repository import Actor
 from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
 from slotbook.catalog import service as catalog
 from slotbook.catalog.schemas import (
@@ -32,9 +33,9 @@ from slotbook.catalog.schemas import (
     WorkingHours,
 )
 from slotbook.clock import SystemClock
-from slotbook.db import create_database
 from slotbook.schemas import PageParams
 from slotbook.settings import Settings
+from slotbook.storage import create_database
 
 BUSINESS = "Lotus Yoga Demo"
 OWNER_EMAIL = "owner@lotus-yoga.example.com"
@@ -91,8 +92,12 @@ class DemoBuilder:
         start: time,
         customer_ids: list[str],
     ) -> None:
-        ctx = booking.BookingContext(principal=self.principal, now=self.now)
+        ctx = booking.BookingContext(
+            self.principal.tenant_id, Actor("user", self.principal.user_id), self.now
+        )
         for customer_id in customer_ids:
+            # One transaction per booking, as through the API: each takes its own locks.
+            await self.session.commit()
             await booking.create_appointment(
                 self.session,
                 ctx,
@@ -135,6 +140,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     )
     demo = DemoBuilder(session, principal, now, outlet.id)
 
+    # Prices in pence, GBP's smallest shown unit (CLDR digits 2): 1500 is £15.00.
     yoga = await demo.service("Group Yoga", 60, 1500, capacity=10)
     pilates = await demo.service("Pilates Mat", 60, 1800, capacity=6)
     boot_camp = await demo.service("Boot Camp", 60, 1200, capacity=8)
@@ -155,7 +161,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
         (
             await catalog.create_customer(
                 session,
-                principal,
+                principal.tenant_id,
                 CustomerCreate(
                     name=name,
                     email=f"{name.split()[0].lower()}@customers.example.com",
@@ -214,7 +220,7 @@ async def load_demo(settings: Settings) -> str:
     await asyncio.to_thread(upgrade, url)
     database = create_database(settings, url=url)
     try:
-        async with database.sessionmaker() as session:
+        async with database.transaction(write=True) as session:
             owner = await find_user_by_email(session, OWNER_EMAIL)
             if owner is None:
                 await _build(session, settings, SystemClock().now())
@@ -228,7 +234,6 @@ async def load_demo(settings: Settings) -> str:
             )
             slug = tenant.slug if tenant else ""
             outlet_id = outlets[0].id if outlets else ""
-            await session.commit()
     finally:
         await database.dispose()
     return _login_text(slug, outlet_id)

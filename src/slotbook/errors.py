@@ -78,6 +78,12 @@ class Conflict(DomainError):
     default_detail = "Conflict with the current state"
 
 
+class DuplicateRow(Conflict):
+    """A constraint refused the write: usually a concurrent request got there first."""
+
+    default_detail = "This conflicts with existing data"
+
+
 class InvalidInput(DomainError):
     """422 for input that parses but cannot be used, e.g. an unknown id in the body."""
 

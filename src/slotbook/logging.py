@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -16,7 +18,7 @@ _SHARED: list[structlog.typing.Processor] = [
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if json else _console_renderer()
     )
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
@@ -45,6 +47,27 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def _console_renderer() -> structlog.dev.ConsoleRenderer:
+    """Human-readable lines, coloured only for a person at a terminal.
+
+    structlog colours by default wherever it runs; a file, a pipe or a journal would get
+    escape codes in every line. Off a terminal, tracebacks are plain too: the default
+    (rich) one draws boxes and prints each frame's local variables into the log.
+    """
+    if _is_colour_terminal(sys.stderr):
+        return structlog.dev.ConsoleRenderer(colors=True)
+    return structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
+
+
+def _is_colour_terminal(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):  # https://no-color.org
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class _FlushingStderr:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import structlog
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path(os.environ.get("SLOTBOOK_VAR_DIR", "var"))
@@ -69,6 +69,33 @@ def _secret_key_from_file(var_dir: Path) -> str:
     return key
 
 
+class InvalidSetting(ValueError):
+    """A ``SLOTBOOK_*`` variable holds a value Slotbook cannot use. The message is one
+    line naming each such variable, for the CLI to print instead of pydantic's report."""
+
+
+# Values never repeated in an error message.
+_SECRET_FIELDS = frozenset({"secret_key", "database_url"})
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSetting(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        shown = "" if field in _SECRET_FIELDS else f"={str(error.get('input'))!r}"
+        problems.append(f"{prefix}{field.upper()}{shown}: {error['msg']}")
+    return "invalid setting " + "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; ``InvalidSetting`` when a variable's value is unusable."""
+    return load_settings()

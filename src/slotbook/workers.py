@@ -52,7 +52,11 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def serve_one(host: str, port: int) -> None:
-    """A worker process: its own socket, one uvicorn server on it."""
+    """A worker process: its own socket, one uvicorn server on it.
+
+    The CLI checked (or, for SQLite, migrated) the schema before starting any worker,
+    so workers do not repeat it.
+    """
     import uvicorn
 
     sock = listening_socket(host, port)

@@ -16,8 +16,8 @@ from starlette.types import Message
 from slotbook.auth import service
 from slotbook.auth.security import EVERYONE, MANAGERS, Principal, Role, read_token
 from slotbook.clock import Clock
-from slotbook.db import SessionDep
 from slotbook.errors import Forbidden, NotAuthenticated
+from slotbook.storage import SessionDep
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

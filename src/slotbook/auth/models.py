@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotbook.db import Base, TenantScoped, UTCDateTime
+from slotbook.storage import Base, TenantScoped, UTCDateTime
 
 
 class Tenant(Base):

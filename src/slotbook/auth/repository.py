@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant, User
-from slotbook.db import DriverQuery
-from slotbook.repository import TENANT_ID, TenantRepository
+from slotbook.repository import TenantRepository
+from slotbook.storage import TENANT_ID, Query, storage_of
 
 # Run on every authenticated request, so built once (see ``repository.prepared_query``).
-_ROLE = DriverQuery(
+_ROLE = Query(
     sa.select(User.role).where(User.tenant_id == TENANT_ID, User.id == sa.bindparam("user_id"))
 )
 
@@ -18,10 +20,15 @@ class UserRepository(TenantRepository[User]):
     label = "User"
 
 
+def savepoint(session: AsyncSession) -> AbstractAsyncContextManager[None]:
+    """A part of the transaction that can fail alone (``DuplicateRow`` on a taken name)."""
+    return storage_of(session).savepoint(session)
+
+
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     """Login looks users up across tenants: an email belongs to one account."""
     stmt = sa.select(User).where(sa.func.lower(User.email) == email.lower())
-    user: User | None = (await session.execute(stmt)).scalar_one_or_none()
+    user: User | None = (await storage_of(session).execute(session, stmt)).scalar_one_or_none()
     return user
 
 
@@ -31,19 +38,21 @@ async def find_user_in_tenant(session: AsyncSession, user_id: str, tenant_id: st
 
 async def role_in_tenant(session: AsyncSession, user_id: str, tenant_id: str) -> str | None:
     """The user's current role, or None when the user is gone (checked on every request)."""
-    rows = await _ROLE.fetch(session, {"tenant_id": tenant_id, "user_id": user_id})
+    rows = await storage_of(session).fetch(
+        session, _ROLE, {"tenant_id": tenant_id, "user_id": user_id}
+    )
     role: str | None = rows[0][0] if rows else None
     return role
 
 
 async def slugs_like(session: AsyncSession, base: str) -> set[str]:
     stmt = sa.select(Tenant.slug).where(sa.or_(Tenant.slug == base, Tenant.slug.like(f"{base}-%")))
-    return set((await session.execute(stmt)).scalars())
+    return set((await storage_of(session).execute(session, stmt)).scalars())
 
 
 async def slug_taken(session: AsyncSession, slug: str, *, other_than: str) -> bool:
     stmt = sa.select(Tenant.id).where(Tenant.slug == slug, Tenant.id != other_than)
-    return (await session.execute(stmt.limit(1))).first() is not None
+    return (await storage_of(session).execute(session, stmt.limit(1))).first() is not None
 
 
 async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:

@@ -25,8 +25,8 @@ from slotbook.auth.schemas import (
     UserCreate,
     UserOut,
 )
-from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidCredentials, InvalidInput, responses
+from slotbook.storage import SessionDep
 
 router = APIRouter(tags=["auth"], route_class=CallerFirstRoute)
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth import repository
 from slotbook.auth.models import Tenant, User
 from slotbook.auth.schemas import SignupIn, TenantUpdate, UserCreate
 from slotbook.auth.security import Principal, Role, hash_password, issue_token, verify_password
-from slotbook.errors import Conflict, InvalidCredentials, NotAuthenticated
+from slotbook.errors import Conflict, DuplicateRow, InvalidCredentials, NotAuthenticated
 from slotbook.ids import new_id
 from slotbook.text import slugify, unique_slug
 
@@ -68,9 +67,9 @@ async def _add_tenant(session: AsyncSession, data: SignupIn, now: datetime) -> T
             created_at=now,
         )
         try:
-            async with session.begin_nested():
+            async with repository.savepoint(session):
                 session.add(tenant)
-        except IntegrityError:
+        except DuplicateRow:
             continue
         return tenant
     raise Conflict("Could not choose a unique name for the business, please retry")
@@ -78,10 +77,11 @@ async def _add_tenant(session: AsyncSession, data: SignupIn, now: datetime) -> T
 
 async def _add_user(session: AsyncSession, tenant_id: str, user: User) -> User:
     """Insert a user; an email taken meanwhile by a concurrent request is still 409."""
+    users = repository.UserRepository(session, tenant_id)
     try:
-        async with session.begin_nested():
-            repository.UserRepository(session, tenant_id).add(user)
-    except IntegrityError as exc:
+        async with users.savepoint():
+            users.add(user)
+    except DuplicateRow as exc:
         raise EmailTaken() from exc
     return user
 
@@ -153,9 +153,9 @@ async def update_tenant(session: AsyncSession, principal: Principal, data: Tenan
     for name, value in changes.items():
         setattr(tenant, name, value)
     try:
-        async with session.begin_nested():
+        async with repository.savepoint(session):
             await session.flush()
-    except IntegrityError as exc:  # the same slug taken concurrently
+    except DuplicateRow as exc:  # the same slug taken concurrently
         raise SlugTaken() from exc
     return tenant
 

@@ -15,21 +15,22 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.booking import rules
 from slotbook.booking.repository import AppointmentRepository
-from slotbook.booking.service import load_schedules, policy_of, zone_of
-from slotbook.catalog.models import Outlet, Service, Staff
+from slotbook.catalog.models import OutletView, ServiceView, StaffView
 from slotbook.catalog.repository import OutletRepository, ServiceRepository, StaffRepository
 from slotbook.errors import InvalidInput
+from slotbook.scheduling import rules
+from slotbook.scheduling.local import policy_of, zone_of
+from slotbook.scheduling.schedules import load_schedules
 
 
 @dataclass(frozen=True)
 class GridSubject:
     """The outlet, service and staff a grid is asked for, already checked."""
 
-    outlet: Outlet
-    service: Service
-    staff: Sequence[Staff]
+    outlet: OutletView
+    service: ServiceView
+    staff: Sequence[StaffView]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -53,10 +54,10 @@ class GridRepository:
 
     async def subject(self, outlet_id: str, service_id: str, staff_id: str | None) -> GridSubject:
         """Ids arrive as query parameters, not path ids: unknown ones are 422 naming the field."""
-        outlet = await OutletRepository(self.session, self.tenant_id).copy_for_field(
+        outlet = await OutletRepository(self.session, self.tenant_id).view_for_field(
             outlet_id, "outlet_id"
         )
-        service = await ServiceRepository(self.session, self.tenant_id).copy_for_field(
+        service = await ServiceRepository(self.session, self.tenant_id).view_for_field(
             service_id, "service_id"
         )
         if not service.active:

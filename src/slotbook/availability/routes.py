@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from slotbook.auth.dependencies import AnyUser, ClockDep
 from slotbook.availability import service
 from slotbook.availability.schemas import MAX_GRID_DAYS, AvailabilityGrid
-from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, InvalidInput, responses
+from slotbook.storage import SessionDep
 
 router = APIRouter(tags=["availability"])
 QueryId = Annotated[str, Query(min_length=1, max_length=64)]

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.availability import schemas
 from slotbook.availability.repository import BookedSession, GridRepository
-from slotbook.booking import rules
 from slotbook.errors import InvalidInput
+from slotbook.scheduling import rules
 
 # (service id, start, end, bookings), start and end in epoch seconds
 SessionSignature = tuple[str, int, int, int]

@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotbook.db import Base, TenantScoped, UTCDateTime
+from slotbook.storage import Base, TenantScoped, UTCDateTime
 
 
 class Appointment(TenantScoped, Base):

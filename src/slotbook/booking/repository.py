@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from slotbook.booking.models import (
     Appointment,
@@ -15,12 +14,15 @@ from slotbook.booking.models import (
     AppointmentLine,
     IdempotencyRecord,
 )
-from slotbook.booking.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
 from slotbook.booking.schemas import AppointmentFilters
 from slotbook.catalog.models import Outlet, Service, Staff
-from slotbook.db import DriverQuery, dialect_of, epoch_seconds
 from slotbook.ids import new_id
-from slotbook.repository import TENANT_ID, TenantRepository
+from slotbook.repository import TenantRepository
+from slotbook.scheduling.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
+from slotbook.storage import TENANT_ID, Query, epoch_seconds
+
+T = TypeVar("T")
+_ACTIVE = sorted(status.value for status in ACTIVE_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,27 @@ class SessionCount:
     bookings: int
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a user (``user_id``), the customer through the public page, or
+    the system itself (a worker, a promotion)."""
+
+    kind: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A history entry to write: one per change, in the change's transaction."""
+
+    appointment_id: str
+    type: str
+    at: datetime
+    actor: Actor
+    data: dict[str, Any]
+
+
 # The statements every booking runs, built once (see ``repository.prepared_query``).
-_LOCK_STAFF = DriverQuery(
-    sa.select(Staff.id)
-    .where(Staff.tenant_id == TENANT_ID, Staff.id.in_(sa.bindparam("staff_ids", expanding=True)))
-    .order_by(Staff.id)
-    .with_for_update()
-)
 # Active lines of some staff overlapping [start, end). The lower bound on ``starts_at``
 # (no line is longer than a day) keeps the scan a range on
 # idx_appointment_parallel_booking_capacity.
@@ -61,7 +77,7 @@ _ACTIVE_OVERLAPPING = (
     AppointmentLine.starts_at > sa.bindparam("reach_back"),
     AppointmentLine.starts_at < sa.bindparam("end"),
     AppointmentLine.ends_at > sa.bindparam("start"),
-    AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)),
+    AppointmentLine.status.in_(_ACTIVE),
 )
 _ACTIVE_LINES = (
     sa.select(
@@ -74,8 +90,8 @@ _ACTIVE_LINES = (
     .where(*_ACTIVE_OVERLAPPING)
     .order_by(AppointmentLine.starts_at)
 )
-_ACTIVE_LINES_ON_DRIVER = DriverQuery(_ACTIVE_LINES)
-_BOOKED_SESSIONS = DriverQuery(
+_ACTIVE_LINES_QUERY = Query(_ACTIVE_LINES)
+_BOOKED_SESSIONS = Query(
     sa.select(
         AppointmentLine.staff_id,
         AppointmentLine.service_id,
@@ -94,12 +110,12 @@ _BOOKED_SESSIONS = DriverQuery(
 )
 
 
-_INSERT_APPOINTMENT = DriverQuery(sa.insert(Appointment))
-_INSERT_LINE = DriverQuery(sa.insert(AppointmentLine))
-_INSERT_EVENT = DriverQuery(sa.insert(AppointmentEvent))
+_INSERT_APPOINTMENT = Query(sa.insert(Appointment))
+_INSERT_LINE = Query(sa.insert(AppointmentLine))
+_INSERT_EVENT = Query(sa.insert(AppointmentEvent))
 
 
-def _row(item: Appointment | AppointmentLine | AppointmentEvent) -> dict[str, Any]:
+def _row(item: Appointment | AppointmentLine) -> dict[str, Any]:
     return {column.key: getattr(item, column.key) for column in item.__table__.columns}
 
 
@@ -107,21 +123,32 @@ class AppointmentRepository(TenantRepository[Appointment]):
     model = Appointment
     label = "Appointment"
 
-    async def lock_staff(self, staff_ids: Sequence[str]) -> None:
-        """Serialise bookings per staff member: every booking, reschedule or capacity check
-        that writes takes these row locks first, in id order (so two bookings touching the
-        same staff can never deadlock), and only then counts. On SQLite the request's
-        ``BEGIN IMMEDIATE`` already holds the database's single write lock."""
-        if dialect_of(self.session) == "sqlite":
-            return
-        await _LOCK_STAFF.fetch(
-            self.session, {"tenant_id": self.tenant_id, "staff_ids": sorted(set(staff_ids))}
-        )
+    async def locked(
+        self,
+        work: Callable[[], Awaitable[T]],
+        *,
+        staff_ids: Sequence[str] = (),
+        appointment_ids: Sequence[str] = (),
+    ) -> T:
+        """Run ``work`` under the locks of the staff and appointments it decides on.
+
+        Staff rows: every booking, reschedule or status change that takes or frees a place
+        locks the staff members whose lines it decides on, so two decisions about one
+        instructor's time queue instead of both counting the same free place. Appointment
+        rows: a change to an appointment locks it, so a cancel and a reschedule of the same
+        appointment cannot both act on what they read before. Taken once, in the storage's
+        one sorted order (see ``Storage.run_locked``); a deadlock reruns ``work``.
+        """
+        targets: dict[Any, Sequence[str]] = {}
+        if staff_ids:
+            targets[Staff] = staff_ids
+        if appointment_ids:
+            targets[Appointment] = appointment_ids
+        return await self.storage.run_locked(self.session, self.tenant_id, targets, work)
 
     def _window(self, staff_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, Any]:
         """Values for ``_ACTIVE_OVERLAPPING``."""
         return {
-            "tenant_id": self.tenant_id,
             "staff_ids": sorted(set(staff_ids)),
             "reach_back": start - LONGEST_LINE,
             "start": start,
@@ -132,7 +159,8 @@ class AppointmentRepository(TenantRepository[Appointment]):
         self, staff_ids: Sequence[str], start: datetime, end: datetime
     ) -> sa.Select[str, str, str, datetime, datetime]:
         """The statement ``active_lines`` runs, with these values bound (for EXPLAIN)."""
-        return _ACTIVE_LINES.params(self._window(staff_ids, start, end))
+        values = {**self._window(staff_ids, start, end), "tenant_id": self.tenant_id}
+        return _ACTIVE_LINES.params(values)
 
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
@@ -142,7 +170,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
         A busy month holds far more lines than sessions; the grid reads these.
         """
-        return await _BOOKED_SESSIONS.fetch(self.session, self._window(staff_ids, start, end))
+        return await self.fetch(_BOOKED_SESSIONS, self._window(staff_ids, start, end))
 
     async def active_lines(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
@@ -151,9 +179,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
         by_staff: dict[str, list[ActiveLine]] = defaultdict(list)
         if not staff_ids:
             return by_staff
-        rows = await _ACTIVE_LINES_ON_DRIVER.fetch(
-            self.session, self._window(staff_ids, start, end)
-        )
+        rows = await self.fetch(_ACTIVE_LINES_QUERY, self._window(staff_ids, start, end))
         for staff_id, appointment_id, service_id, starts_at, ends_at in rows:
             by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
         return by_staff
@@ -180,8 +206,8 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(AppointmentLine.appointment_id.in_(set(appointment_ids)))
             .order_by(AppointmentLine.appointment_id, AppointmentLine.position)
         )
-        for row in await self.session.execute(stmt):
-            by_appointment[row[0]].append(LineView(*row))
+        for row in await self.execute(stmt):
+            by_appointment[row[0]].append(LineView(*tuple(row)))
         return by_appointment
 
     async def line_rows(self, appointment_id: str) -> list[AppointmentLine]:
@@ -191,10 +217,10 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(AppointmentLine.appointment_id == appointment_id)
             .order_by(AppointmentLine.position)
         )
-        return list((await self.session.execute(stmt)).scalars())
+        return list((await self.execute(stmt)).scalars())
 
     async def set_line_status(self, appointment_id: str, status: str) -> None:
-        await self.session.execute(
+        await self.execute(
             sa.update(AppointmentLine)
             .where(AppointmentLine.tenant_id == self.tenant_id)
             .where(AppointmentLine.appointment_id == appointment_id)
@@ -225,53 +251,36 @@ class AppointmentRepository(TenantRepository[Appointment]):
         return stmt
 
     async def insert_new(
-        self,
-        appointment: Appointment,
-        lines: Sequence[AppointmentLine],
-        event_type: str,
-        user_id: str | None,
-        data: dict[str, Any],
+        self, appointment: Appointment, lines: Sequence[AppointmentLine]
     ) -> None:
-        """Write a new appointment, its lines and its audit event with three Core inserts.
+        """Write a new appointment and its lines with two Core inserts.
 
         The objects stay outside the ORM session: the unit of work's flush costs a booking
         several times the CPU of these inserts, and nothing reads them back in the request.
         """
         appointment.tenant_id = self.tenant_id
-        event = AppointmentEvent(
-            id=new_id(),
-            tenant_id=self.tenant_id,
-            appointment_id=appointment.id,
-            type=event_type,
-            at=appointment.created_at,
-            user_id=user_id,
-            data=data,
-        )
-        await _INSERT_APPOINTMENT.execute_many(self.session, [_row(appointment)])
         for line in lines:
             line.tenant_id = self.tenant_id
-        await _INSERT_LINE.execute_many(self.session, [_row(line) for line in lines])
-        await _INSERT_EVENT.execute_many(self.session, [_row(event)])
+        await self.storage.insert_rows(self.session, _INSERT_APPOINTMENT, [_row(appointment)])
+        await self.storage.insert_rows(self.session, _INSERT_LINE, [_row(line) for line in lines])
 
-    def add_event(
-        self,
-        appointment_id: str,
-        type_: str,
-        at: datetime,
-        user_id: str | None,
-        data: dict[str, Any],
-    ) -> None:
-        self.session.add(
-            AppointmentEvent(
-                id=new_id(),
-                tenant_id=self.tenant_id,
-                appointment_id=appointment_id,
-                type=type_,
-                at=at,
-                user_id=user_id,
-                data=data,
-            )
-        )
+    async def record_events(self, events: Sequence[NewEvent]) -> None:
+        """Write history entries: the one way every change to an appointment is recorded,
+        in the transaction that makes it."""
+        rows = [
+            {
+                "id": new_id(),
+                "tenant_id": self.tenant_id,
+                "appointment_id": event.appointment_id,
+                "type": event.type,
+                "at": event.at,
+                "user_id": event.actor.user_id,
+                "actor": event.actor.kind,
+                "data": event.data,
+            }
+            for event in events
+        ]
+        await self.storage.insert_rows(self.session, _INSERT_EVENT, rows)
 
     async def events_of(self, appointment_id: str) -> list[AppointmentEvent]:
         stmt = (
@@ -280,7 +289,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(AppointmentEvent.appointment_id == appointment_id)
             .order_by(AppointmentEvent.at, AppointmentEvent.id)
         )
-        return list((await self.session.execute(stmt)).scalars())
+        return list((await self.execute(stmt)).scalars())
 
     async def overfull_sessions(
         self, service_id: str, capacity: int, after: datetime
@@ -294,14 +303,14 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(AppointmentLine.tenant_id == self.tenant_id)
             .where(AppointmentLine.service_id == service_id)
             .where(AppointmentLine.starts_at >= after)
-            .where(AppointmentLine.status.in_(sorted(ACTIVE_STATUSES)))
+            .where(AppointmentLine.status.in_(_ACTIVE))
             .group_by(
                 AppointmentLine.staff_id, Staff.name, Outlet.timezone, AppointmentLine.starts_at
             )
             .having(bookings > capacity)
             .order_by(AppointmentLine.starts_at, Staff.name)
         )
-        return [SessionCount(*row) for row in await self.session.execute(stmt)]
+        return [SessionCount(*tuple(row)) for row in await self.execute(stmt)]
 
     async def claim_idempotency_key(
         self, key: str, request_hash: str, now: datetime
@@ -311,8 +320,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
         The insert waits on a concurrent uncommitted claim of the same key (PostgreSQL's
         unique index; SQLite's single writer), so repeats arriving together book once.
         """
-        insert = postgresql.insert if dialect_of(self.session) == "postgresql" else sqlite.insert
-        values = {
+        values: Mapping[str, Any] = {
             "tenant_id": self.tenant_id,
             "key": key,
             "request_hash": request_hash,
@@ -320,21 +328,20 @@ class AppointmentRepository(TenantRepository[Appointment]):
             "response": {},
             "created_at": now,
         }
-        stmt = insert(IdempotencyRecord).values(values).on_conflict_do_nothing()
-        result = await self.session.execute(stmt.returning(IdempotencyRecord.key))
-        if result.first() is not None:
+        if await self.storage.insert_or_ignore(self.session, IdempotencyRecord, values):
             return None
-        existing = await self.session.execute(
+        existing = await self.execute(
             sa.select(IdempotencyRecord).where(
                 IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == key
             )
         )
-        return existing.scalar_one()
+        record: IdempotencyRecord = existing.scalar_one()
+        return record
 
     async def store_idempotent_answer(
         self, key: str, status_code: int, response: dict[str, Any]
     ) -> None:
-        await self.session.execute(
+        await self.execute(
             sa.update(IdempotencyRecord)
             .where(IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == key)
             .values(status_code=status_code, response=response)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import JSONResponse
 
 from slotbook.auth.dependencies import AnyUser, CallerFirstRoute, ClockDep
 from slotbook.booking import service
+from slotbook.booking.repository import Actor
 from slotbook.booking.schemas import (
     AppointmentCreate,
     AppointmentFilters,
@@ -15,25 +16,19 @@ from slotbook.booking.schemas import (
     CancelIn,
     HistoryItem,
     RescheduleIn,
-    Status,
 )
 from slotbook.booking.service import BookingContext
-from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, ServiceBusy, responses
+from slotbook.scheduling.rules import Status
 from slotbook.schemas import Id, Page, PageParams, page_params
+from slotbook.storage import SessionDep
 
 router = APIRouter(tags=["appointments"], route_class=CallerFirstRoute)
 WRITE = responses(*AUTHED, NotFound, InvalidInput, Conflict, ServiceBusy)
 
 
-async def booking_context(request: Request, principal: AnyUser, clock: ClockDep) -> BookingContext:
-    settings = request.app.state.settings
-    return BookingContext(
-        principal=principal,
-        now=clock.now(),
-        locking=not settings.unsafe_disable_booking_locks,
-        lock_retries=settings.deadlock_retries,
-    )
+async def booking_context(principal: AnyUser, clock: ClockDep) -> BookingContext:
+    return BookingContext(principal.tenant_id, Actor("user", principal.user_id), clock.now())
 
 
 Context = Annotated[BookingContext, Depends(booking_context)]
@@ -117,25 +112,25 @@ async def cancel(
     data: Annotated[CancelIn | None, Body()] = None,
 ) -> AppointmentOut:
     reason = data.reason if data else None
-    return await service.transition(session, ctx, appointment_id, "cancelled", reason)
+    return await service.transition(session, ctx, appointment_id, Status.CANCELLED, reason)
 
 
 @router.put(
     "/appointments/{appointment_id}/no-show", response_model=AppointmentOut, responses=WRITE
 )
 async def no_show(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
-    return await service.transition(session, ctx, appointment_id, "no_show")
+    return await service.transition(session, ctx, appointment_id, Status.NO_SHOW)
 
 
 @router.put(
     "/appointments/{appointment_id}/confirm", response_model=AppointmentOut, responses=WRITE
 )
 async def confirm(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
-    return await service.transition(session, ctx, appointment_id, "confirmed")
+    return await service.transition(session, ctx, appointment_id, Status.CONFIRMED)
 
 
 @router.put(
     "/appointments/{appointment_id}/complete", response_model=AppointmentOut, responses=WRITE
 )
 async def complete(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
-    return await service.transition(session, ctx, appointment_id, "completed")
+    return await service.transition(session, ctx, appointment_id, Status.COMPLETED)

@@ -5,9 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from slotbook.scheduling.rules import Status
 from slotbook.schemas import Id, MinuteTime, OptionalText, TimeOfDay
-
-Status = Literal["pending", "confirmed", "cancelled", "no_show", "completed"]
 
 
 class ServiceLineIn(BaseModel):
@@ -70,7 +69,12 @@ class HistoryItem(BaseModel):
 
     type: str
     at: datetime
-    user_id: str | None
+    user_id: str | None = Field(
+        description="the user who acted; null for the customer or the system"
+    )
+    actor: Literal["user", "customer", "system"] = Field(
+        description="user: a signed-in user; customer: through the public booking page"
+    )
     data: dict[str, Any]
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotbook.db import Base, TenantScoped, UTCDateTime
+from slotbook.storage import Base, TenantScoped, UTCDateTime
 
 
 class Outlet(TenantScoped, Base):
@@ -91,3 +92,45 @@ class Customer(TenantScoped, Base):
     email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Frozen views: what hot reads (booking, the grid) need of a row, without the ORM.
+
+
+@dataclass(frozen=True, slots=True)
+class OutletView:
+    id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    id: str
+    name: str
+    duration: int
+    allow_parallel_bookings: bool
+    max_parallel_bookings: int
+    slot_interval: int
+    active: bool
+
+    @property
+    def capacity(self) -> int:
+        """Effective capacity: a single-booking service holds one customer."""
+        return self.max_parallel_bookings if self.allow_parallel_bookings else 1
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    id: str
+    name: str
+    outlet_id: str
+    working_hours: dict[str, Any]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    id: str
+    name: str
+    email: str | None

@@ -3,16 +3,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
-from slotbook.db import DriverQuery
-from slotbook.repository import TENANT_ID, TenantRepository, well_formed_id
+from slotbook.catalog.models import (
+    Customer,
+    CustomerView,
+    Outlet,
+    OutletView,
+    Service,
+    ServiceView,
+    Staff,
+    StaffService,
+    StaffView,
+    TimeOff,
+)
+from slotbook.repository import TenantRepository, ViewRepository, view_columns, well_formed_id
+from slotbook.storage import TENANT_ID, Query
 
 # Statements every booking runs, built once (see ``repository.prepared_query``).
-_STAFF_COLUMNS = list(Staff.__table__.columns)
-_STAFF_WITH_OFFERED = DriverQuery(
+_STAFF_COLUMNS = view_columns(Staff, StaffView)
+_STAFF_WITH_OFFERED = Query(
     sa.select(*_STAFF_COLUMNS, StaffService.service_id)
     .outerjoin(
         StaffService,
@@ -38,9 +50,9 @@ _OFFERING = (
     )
     .order_by(Staff.name, Staff.id)
 )
-_STAFF_OFFERING = DriverQuery(_OFFERING)
-_ONE_STAFF_OFFERING = DriverQuery(_OFFERING.where(Staff.id == sa.bindparam("staff_id")))
-_TIME_OFF_OVERLAPPING = DriverQuery(
+_STAFF_OFFERING = Query(_OFFERING)
+_ONE_STAFF_OFFERING = Query(_OFFERING.where(Staff.id == sa.bindparam("staff_id")))
+_TIME_OFF_OVERLAPPING = Query(
     sa.select(TimeOff.staff_id, TimeOff.start, TimeOff.end)
     .where(
         TimeOff.tenant_id == TENANT_ID,
@@ -52,16 +64,18 @@ _TIME_OFF_OVERLAPPING = DriverQuery(
 )
 
 
-class OutletRepository(TenantRepository[Outlet]):
+class OutletRepository(ViewRepository[Outlet, OutletView]):
     model = Outlet
+    view = OutletView
     label = "Outlet"
 
     def listing(self) -> sa.Select[Outlet]:
         return self.base_query().order_by(Outlet.name, Outlet.id)
 
 
-class ServiceRepository(TenantRepository[Service]):
+class ServiceRepository(ViewRepository[Service, ServiceView]):
     model = Service
+    view = ServiceView
     label = "Service"
 
     def listing(self) -> sa.Select[Service]:
@@ -69,17 +83,18 @@ class ServiceRepository(TenantRepository[Service]):
 
     async def slugs_like(self, base: str) -> set[str]:
         stmt = self.base_query().where(sa.or_(Service.slug == base, Service.slug.like(f"{base}-%")))
-        return {service.slug for service in (await self.session.execute(stmt)).scalars()}
+        return {service.slug for service in (await self.execute(stmt)).scalars()}
 
     async def slug_taken(self, slug: str, *, other_than: str | None = None) -> bool:
         stmt = self.base_query().where(Service.slug == slug)
         if other_than is not None:
             stmt = stmt.where(Service.id != other_than)
-        return (await self.session.execute(stmt.limit(1))).first() is not None
+        return (await self.execute(stmt.limit(1))).first() is not None
 
 
-class StaffRepository(TenantRepository[Staff]):
+class StaffRepository(ViewRepository[Staff, StaffView]):
     model = Staff
+    view = StaffView
     label = "Staff member"
 
     def listing(self, outlet_id: str | None) -> sa.Select[Staff]:
@@ -99,33 +114,32 @@ class StaffRepository(TenantRepository[Staff]):
             .where(StaffService.staff_id.in_(set(staff_ids)))
             .order_by(StaffService.service_id)
         )
-        for staff_id, service_id in await self.session.execute(stmt):
+        rows: Sequence[Any] = (await self.execute(stmt)).all()
+        for staff_id, service_id in rows:
             offered[staff_id].append(service_id)
         return offered
 
     async def with_offered(
         self, staff_ids: Sequence[str], service_ids: Sequence[str]
-    ) -> tuple[dict[str, Staff], dict[str, list[str]]]:
-        """Staff by id as detached copies (see ``TenantRepository.copies``), and which of
-        ``service_ids`` each offers, in one query."""
-        staff: dict[str, Staff] = {}
+    ) -> tuple[dict[str, StaffView], dict[str, list[str]]]:
+        """Staff by id as views, and which of ``service_ids`` each offers, in one query."""
+        staff: dict[str, StaffView] = {}
         offered: dict[str, list[str]] = defaultdict(list)
         params = {
-            "tenant_id": self.tenant_id,
             "staff_ids": sorted({i for i in staff_ids if well_formed_id(i)}),
             "service_ids": sorted(set(service_ids)),
         }
         if not params["staff_ids"]:
             return staff, offered
-        for *columns, service_id in await _STAFF_WITH_OFFERED.fetch(self.session, params):
-            copy = self.copy_of(columns)
-            member = staff.setdefault(copy.id, copy)
+        for *columns, service_id in await self.fetch(_STAFF_WITH_OFFERED, params):
+            view = StaffView(*columns)
+            member = staff.setdefault(view.id, view)
             if service_id is not None:
                 offered[member.id].append(service_id)
         return staff, offered
 
     async def replace_services(self, staff_id: str, service_ids: Sequence[str]) -> None:
-        await self.session.execute(
+        await self.execute(
             sa.delete(StaffService)
             .where(StaffService.tenant_id == self.tenant_id)
             .where(StaffService.staff_id == staff_id)
@@ -135,17 +149,19 @@ class StaffRepository(TenantRepository[Staff]):
                 StaffService(tenant_id=self.tenant_id, staff_id=staff_id, service_id=service_id)
             )
 
-    async def offering(self, outlet_id: str, service_id: str, staff_id: str | None) -> list[Staff]:
-        """Active staff of an outlet who offer a service, by name, as detached copies
-        (see ``TenantRepository.copies``): every grid reads them."""
-        params = {"tenant_id": self.tenant_id, "outlet_id": outlet_id, "service_id": service_id}
+    async def offering(
+        self, outlet_id: str, service_id: str, staff_id: str | None
+    ) -> list[StaffView]:
+        """Active staff of an outlet who offer a service, by name, as views: every grid
+        reads them."""
+        params = {"outlet_id": outlet_id, "service_id": service_id}
         query = _STAFF_OFFERING
         if staff_id is not None:
             if not well_formed_id(staff_id):
                 return []
             params["staff_id"] = staff_id
             query = _ONE_STAFF_OFFERING
-        return [self.copy_of(row) for row in await query.fetch(self.session, params)]
+        return [StaffView(*row) for row in await self.fetch(query, params)]
 
 
 class TimeOffRepository(TenantRepository[TimeOff]):
@@ -161,14 +177,9 @@ class TimeOffRepository(TenantRepository[TimeOff]):
         """(staff id, start, end) of these staff's time off overlapping local [start, end)."""
         if not staff_ids:
             return []
-        params = {
-            "tenant_id": self.tenant_id,
-            "staff_ids": sorted(set(staff_ids)),
-            "start": start,
-            "end": end,
-        }
-        rows: Sequence[tuple[str, datetime, datetime]] = await _TIME_OFF_OVERLAPPING.fetch(
-            self.session, params
+        params = {"staff_ids": sorted(set(staff_ids)), "start": start, "end": end}
+        rows: Sequence[tuple[str, datetime, datetime]] = await self.fetch(
+            _TIME_OFF_OVERLAPPING, params
         )
         return rows
 
@@ -176,8 +187,9 @@ class TimeOffRepository(TenantRepository[TimeOff]):
         await self.session.delete(time_off)
 
 
-class CustomerRepository(TenantRepository[Customer]):
+class CustomerRepository(ViewRepository[Customer, CustomerView]):
     model = Customer
+    view = CustomerView
     label = "Customer"
 
     def listing(self, query: str | None) -> sa.Select[Customer]:
@@ -197,8 +209,15 @@ class CustomerRepository(TenantRepository[Customer]):
             )
         return stmt
 
+    async def lock_email(self, email: str) -> None:
+        """Serialise find-or-create of one customer email until the transaction ends:
+        without it two simultaneous first bookings with one email would create two
+        customers, and a repeated Idempotency-Key would then look like another request."""
+        name = f"customer-email:{self.tenant_id}:{email.lower()}"
+        await self.storage.lock_name(self.session, name)
+
     async def find_by_email(self, email: str) -> Customer | None:
         stmt = self.base_query().where(sa.func.lower(Customer.email) == email.lower())
         return (
-            await self.session.execute(stmt.order_by(Customer.id).limit(1))
+            await self.execute(stmt.order_by(Customer.id).limit(1))
         ).scalar_one_or_none()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from slotbook.auth.dependencies import AnyUser, CallerFirstRoute, ClockDep, Manager
 from slotbook.catalog import service
@@ -23,9 +23,9 @@ from slotbook.catalog.schemas import (
     TimeOffCreate,
     TimeOffOut,
 )
-from slotbook.db import SessionDep
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, responses
 from slotbook.schemas import Id, Page, PageParams, SearchText, page_params
+from slotbook.storage import SessionDep
 
 router = APIRouter(route_class=CallerFirstRoute)
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -83,9 +83,17 @@ async def get_service(service_id: str, principal: AnyUser, session: SessionDep) 
     "/services/{service_id}", response_model=ServiceUpdateOut, tags=["services"], responses=WRITE
 )
 async def update_service(
-    service_id: str, data: ServiceUpdate, principal: Manager, session: SessionDep, clock: ClockDep
+    service_id: str,
+    data: ServiceUpdate,
+    principal: Manager,
+    session: SessionDep,
+    clock: ClockDep,
+    request: Request,
 ) -> ServiceUpdateOut:
-    return await service.update_service(session, principal, service_id, data, clock.now())
+    warnings: service.CapacityWarnings = request.app.state.capacity_warnings
+    return await service.update_service(
+        session, principal, service_id, data, clock.now(), warnings
+    )
 
 
 @router.post("/staff", status_code=201, response_model=StaffOut, tags=["staff"], responses=WRITE)
@@ -156,7 +164,7 @@ async def delete_time_off(
 async def create_customer(
     data: CustomerCreate, principal: AnyUser, session: SessionDep, clock: ClockDep
 ) -> object:
-    return await service.create_customer(session, principal, data, clock.now())
+    return await service.create_customer(session, principal.tenant_id, data, clock.now())
 
 
 @router.get("/customers", response_model=Page[CustomerOut], tags=["customers"], responses=READ)

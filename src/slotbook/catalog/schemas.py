@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from slotbook.money import known_currency
 from slotbook.schemas import Currency, Id, MinuteTime, Name, OptionalText, PatchModel, Slug
 
 _TIMEZONES = frozenset(available_timezones())
@@ -92,12 +93,28 @@ class OutletOut(BaseModel):
 # Services
 
 
+AMOUNT_UNIT = (
+    "in the smallest unit the currency is shown in (its CLDR digits): "
+    "USD 2000 is $20.00, JPY 2000 is ¥2,000, IDR 150000 is Rp150.000"
+)
+Amount = Annotated[int, Field(ge=0, le=10**12, strict=True)]
+PricingCurrency = Annotated[Currency, AfterValidator(known_currency)]
+
+
 class Pricing(BaseModel):
+    """A service's price as stored and answered."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["FIXED"] = "FIXED"
-    base_price: Annotated[int, Field(ge=0, le=10**12, description="minor units")]
+    base_price: Amount = Field(description=f"integer >= 0, {AMOUNT_UNIT}")
     currency: Currency
+
+
+class PricingIn(Pricing):
+    """A price as clients send it: the currency must be one Babel (CLDR) knows, else 422."""
+
+    currency: PricingCurrency
 
 
 class ServiceFields(BaseModel):
@@ -106,9 +123,10 @@ class ServiceFields(BaseModel):
     slug: Slug | None = None
     category: OptionalText | None = None
     description: OptionalText | None = None
-    pricing: Pricing | None = None
-    price: Annotated[int, Field(ge=0, le=10**12)] | None = Field(
-        default=None, description="shorthand for a FIXED price in the tenant's currency"
+    pricing: PricingIn | None = None
+    price: Amount | None = Field(
+        default=None,
+        description=f"shorthand for a FIXED price in the tenant's currency, {AMOUNT_UNIT}",
     )
     slot_interval: Duration | None = None
 
@@ -135,8 +153,11 @@ class ServiceUpdate(PatchModel):
     category: OptionalText | None = None
     description: OptionalText | None = None
     duration: Duration | None = None
-    pricing: Pricing | None = None
-    price: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    pricing: PricingIn | None = None
+    price: Amount | None = Field(
+        default=None,
+        description=f"shorthand for a FIXED price in the tenant's currency, {AMOUNT_UNIT}",
+    )
     allow_parallel_bookings: bool | None = None
     max_parallel_bookings: Capacity | None = None
     slot_interval: Duration | None = None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.repository import get_tenant
 from slotbook.auth.security import Principal
-from slotbook.booking import service as booking_service
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, TimeOff
 from slotbook.catalog.repository import (
     CustomerRepository,
@@ -34,7 +33,7 @@ from slotbook.catalog.schemas import (
     TimeOffCreate,
     WorkingHours,
 )
-from slotbook.errors import Conflict, InvalidInput, NotFound
+from slotbook.errors import Conflict, DuplicateRow, InvalidInput, NotFound
 from slotbook.schemas import Page, PageParams
 from slotbook.text import slugify, unique_slug
 
@@ -147,9 +146,9 @@ async def create_service(
         # A concurrent create may take the slug between our read and our insert: the
         # savepoint keeps the transaction usable, and a derived slug tries the next one.
         try:
-            async with session.begin_nested():
+            async with repo.savepoint():
                 repo.add(service)
-        except IntegrityError as exc:
+        except DuplicateRow as exc:
             if data.slug is not None:
                 raise SlugTaken() from exc
             continue
@@ -157,8 +156,25 @@ async def create_service(
     raise SlugTaken("Could not derive a unique slug, please retry or give one")
 
 
+class CapacityWarnings(Protocol):
+    """Rule 8's warnings for a service's future sessions holding more than ``capacity``.
+
+    Bookings live above the catalog; the application hands booking's answer in
+    (``booking.service.capacity_warnings``), so the catalog never imports booking.
+    """
+
+    async def __call__(
+        self, session: AsyncSession, tenant_id: str, service_id: str, capacity: int, now: datetime
+    ) -> list[str]: ...
+
+
 async def update_service(
-    session: AsyncSession, principal: Principal, service_id: str, data: ServiceUpdate, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    service_id: str,
+    data: ServiceUpdate,
+    now: datetime,
+    capacity_warnings: CapacityWarnings,
 ) -> ServiceUpdateOut:
     repo = ServiceRepository(session, principal.tenant_id)
     service = await repo.get_or_404(service_id)
@@ -176,10 +192,12 @@ async def update_service(
     for name, value in changes.items():
         setattr(service, name, value)
     try:
-        await session.flush()
-    except IntegrityError as exc:  # the slug was taken by a concurrent request
+        await repo.flush()
+    except DuplicateRow as exc:  # the slug was taken by a concurrent request
         raise SlugTaken() from exc
-    warnings = await booking_service.overfull_session_warnings(session, service, now)
+    warnings = await capacity_warnings(
+        session, principal.tenant_id, service.id, service.capacity, now
+    )
     return ServiceUpdateOut(**service_out(service).model_dump(), warnings=warnings)
 
 
@@ -310,10 +328,24 @@ async def delete_time_off(
 # Customers
 
 
-async def create_customer(
-    session: AsyncSession, principal: Principal, data: CustomerCreate, now: datetime
+async def find_or_create_customer(
+    session: AsyncSession, tenant_id: str, data: CustomerCreate, now: datetime
 ) -> Customer:
-    customer = CustomerRepository(session, principal.tenant_id).add(
+    """The tenant's customer with this email, else a new one; an existing customer's
+    details are not changed. Concurrent first bookings with one email make one customer."""
+    assert data.email is not None
+    repo = CustomerRepository(session, tenant_id)
+    await repo.lock_email(data.email)
+    existing = await repo.find_by_email(data.email)
+    if existing is not None:
+        return existing
+    return await create_customer(session, tenant_id, data, now)
+
+
+async def create_customer(
+    session: AsyncSession, tenant_id: str, data: CustomerCreate, now: datetime
+) -> Customer:
+    customer = CustomerRepository(session, tenant_id).add(
         Customer(
             name=data.name,
             email=data.email.lower() if data.email else None,

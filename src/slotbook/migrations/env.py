@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import slotbook.models  # noqa: F401  (registers every table on Base.metadata)
-from slotbook.db import Base
+from slotbook.storage import Base, render_as_batch
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,7 +20,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=render_as_batch(connection),
         compare_type=True,
     )
     with context.begin_transaction():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotbook.db import Base
+from slotbook.storage import Base
 
 
 class RateLimitWindow(Base):

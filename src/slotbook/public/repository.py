@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant
 from slotbook.catalog.models import Service, Staff, StaffService
-from slotbook.db import dialect_of
 from slotbook.public.models import RateLimitWindow
+from slotbook.storage import storage_of
 
 
 async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     stmt = sa.select(Tenant).where(Tenant.slug == slug)
-    tenant: Tenant | None = (await session.execute(stmt)).scalar_one_or_none()
+    tenant: Tenant | None = (await storage_of(session).execute(session, stmt)).scalar_one_or_none()
     return tenant
 
 
@@ -34,38 +31,18 @@ async def bookable_services(session: AsyncSession, tenant_id: str, outlet_id: st
         .where(Service.id.in_(offered))
         .order_by(Service.name, Service.id)
     )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def lock_customer_email(session: AsyncSession, tenant_id: str, email: str) -> None:
-    """Serialise find-or-create of one customer email (PostgreSQL; SQLite has one writer).
-
-    Without it two simultaneous first bookings with the same email would create two
-    customers, and a repeated Idempotency-Key would then look like a different request.
-    """
-    if dialect_of(session) != "postgresql":
-        return
-    digest = hashlib.sha256(f"public-customer:{tenant_id}:{email.lower()}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    return list((await storage_of(session).execute(session, stmt)).scalars())
 
 
 async def count_request(session: AsyncSession, client_key: str, window_start: int) -> int:
     """Add one request to the client's window and answer the window's count (atomically)."""
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    stmt = (
-        insert(RateLimitWindow)
-        .values(client_key=client_key, window_start=window_start, hits=1)
-        .on_conflict_do_update(
-            index_elements=[RateLimitWindow.client_key, RateLimitWindow.window_start],
-            set_={"hits": RateLimitWindow.hits + 1},
-        )
-        .returning(RateLimitWindow.hits)
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    storage = storage_of(session)
+    values = {"client_key": client_key, "window_start": window_start, "hits": 1}
+    return await storage.increment(session, RateLimitWindow, values, "hits")
 
 
 async def forget_windows_before(session: AsyncSession, window_start: int) -> None:
-    await session.execute(
+    await storage_of(session).execute(
+        session,
         sa.delete(RateLimitWindow).where(RateLimitWindow.window_start < window_start)
     )

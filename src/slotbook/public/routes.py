@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 
 from slotbook.auth.dependencies import ClockDep
 from slotbook.booking.service import BookingContext
-from slotbook.db import SessionDep
 from slotbook.errors import (
     Conflict,
     InvalidInput,
@@ -25,6 +24,7 @@ from slotbook.errors import (
 )
 from slotbook.public import service
 from slotbook.public.schemas import BookingIn, BookingOut, OutletPage, SlotsOut
+from slotbook.storage import SessionDep
 
 
 async def rate_limited(request: Request, clock: ClockDep) -> None:
@@ -52,14 +52,8 @@ async def front(tenant_slug: Slug, outlet_id: PathId, session: SessionDep) -> se
 Front = Annotated[service.Storefront, Depends(front)]
 
 
-async def public_context(request: Request, clock: ClockDep, store: Front) -> BookingContext:
-    settings = request.app.state.settings
-    return service.public_context(
-        store.tenant.id,
-        clock.now(),
-        locking=not settings.unsafe_disable_booking_locks,
-        retries=settings.deadlock_retries,
-    )
+async def public_context(clock: ClockDep, store: Front) -> BookingContext:
+    return service.public_context(store.tenant.id, clock.now())
 
 
 async def linked(request: Request, token: Token) -> service.LinkedBooking:
@@ -141,11 +135,5 @@ async def my_booking(link: Linked, session: SessionDep, clock: ClockDep) -> Book
 async def cancel_my_booking(
     request: Request, link: Linked, session: SessionDep, clock: ClockDep
 ) -> BookingOut:
-    settings = request.app.state.settings
-    ctx = service.public_context(
-        link.tenant_id,
-        clock.now(),
-        locking=not settings.unsafe_disable_booking_locks,
-        retries=settings.deadlock_retries,
-    )
+    ctx = service.public_context(link.tenant_id, clock.now())
     return await service.cancel(session, ctx, link)

@@ -12,8 +12,15 @@ from slotbook.schemas import Id, MinuteTime, Name, TimeOfDay
 
 
 class PublicPrice(BaseModel):
-    amount: int = Field(description="minor units, e.g. cents")
-    currency: str
+    amount: int = Field(
+        description="in the smallest unit the currency is shown in (its CLDR digits): "
+        "USD cents, whole yen, whole rupiah"
+    )
+    currency: str = Field(description="ISO 4217 code")
+    label: str = Field(
+        description="the price as the page shows it, formatted with Babel",
+        examples=["$20.00", "¥2,000", "Rp150.000"],
+    )
 
 
 class PublicService(BaseModel):

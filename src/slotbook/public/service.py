@@ -1,9 +1,9 @@
 """Booking without an account: the same booking service and rules as the staff API.
 
 A customer is found by email within the tenant (or created), and the appointment is
-made by ``booking.service`` with a ``BookingContext`` acting as the tenant's front desk,
-so every lock, rule and log line of a staff booking applies. The customer gets a
-private link: an HMAC of the tenant and appointment ids under the server's secret.
+made by ``booking.service`` with the customer as its actor, so every lock, rule and log
+line of a staff booking applies, and the history says the customer booked online. The
+customer gets a private link: an HMAC of the tenant and appointment ids under the server's secret.
 """
 
 from __future__ import annotations
@@ -21,23 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.models import Tenant
 from slotbook.auth.repository import get_tenant
-from slotbook.auth.security import Principal, Role
 from slotbook.availability.service import availability_grid
-from slotbook.booking import rules
 from slotbook.booking import service as booking
-from slotbook.booking.repository import AppointmentRepository
+from slotbook.booking.repository import Actor, AppointmentRepository
 from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
 from slotbook.catalog import service as catalog
 from slotbook.catalog.models import Outlet, Service
 from slotbook.catalog.repository import (
-    CustomerRepository,
     OutletRepository,
     ServiceRepository,
     StaffRepository,
 )
 from slotbook.catalog.schemas import CustomerCreate
-from slotbook.db import Database
 from slotbook.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
+from slotbook.money import format_price
 from slotbook.public import repository
 from slotbook.public.schemas import (
     BookedService,
@@ -52,8 +49,11 @@ from slotbook.public.schemas import (
     PublicSlot,
     SlotsOut,
 )
+from slotbook.scheduling import rules
+from slotbook.scheduling.local import local_clock, zone_of
+from slotbook.storage import Database
 
-PUBLIC_USER_ID = "public"
+CUSTOMER = Actor("customer")
 MAX_DAYS = 14
 HORIZON_DAYS = 366
 RATE_WINDOW_SECONDS = 60
@@ -115,13 +115,10 @@ async def check_rate_limit(database: Database, client: str, now: datetime, limit
     """
     seconds = int(now.timestamp())
     window = seconds - seconds % RATE_WINDOW_SECONDS
-    async with database.sessionmaker() as session:
-        if database.is_sqlite:
-            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    async with database.transaction(write=True) as session:
         hits = await repository.count_request(session, client[:80], window)
         if hits == 1:  # the client's first request this window: drop stale windows
             await repository.forget_windows_before(session, window - RATE_WINDOW_SECONDS)
-        await session.commit()
     if hits > limit:
         raise TooManyRequests(retry_after_seconds=max(1, window + RATE_WINDOW_SECONDS - seconds))
 
@@ -147,7 +144,11 @@ async def storefront(session: AsyncSession, tenant_slug: str, outlet_id: str) ->
 def public_service(service: Service) -> PublicService:
     price = None
     if service.base_price is not None and service.currency:
-        price = PublicPrice(amount=service.base_price, currency=service.currency)
+        price = PublicPrice(
+            amount=service.base_price,
+            currency=service.currency,
+            label=format_price(service.base_price, service.currency),
+        )
     return PublicService(
         id=service.id,
         name=service.name,
@@ -236,7 +237,7 @@ async def _bookable_service(session: AsyncSession, front: Storefront, service_id
 
 
 def local_today(outlet: Outlet, now: datetime) -> date:
-    return now.astimezone(booking.zone_of(outlet)).date()
+    return now.astimezone(zone_of(outlet)).date()
 
 
 def _within_horizon(outlet: Outlet, now: datetime, day: date, field: str) -> None:
@@ -256,7 +257,7 @@ async def slots(
 ) -> SlotsOut:
     """Upcoming slots of a service at the outlet; slots that already started are left out."""
     service = await _bookable_service(session, front, service_id)
-    zone = booking.zone_of(front.outlet)
+    zone = zone_of(front.outlet)
     first = max(start_date or local_today(front.outlet, now), local_today(front.outlet, now))
     _within_horizon(front.outlet, now, first, "start_date")
     last = first + timedelta(days=days - 1)
@@ -282,16 +283,9 @@ async def slots(
 # Booking
 
 
-def public_context(
-    tenant_id: str, now: datetime, *, locking: bool, retries: int
-) -> booking.BookingContext:
-    """Acts as the tenant's front desk would, under the same rules and locks."""
-    return booking.BookingContext(
-        principal=Principal(PUBLIC_USER_ID, tenant_id, Role.STAFF),
-        now=now,
-        locking=locking,
-        lock_retries=retries,
-    )
+def public_context(tenant_id: str, now: datetime) -> booking.BookingContext:
+    """The customer acting through the page, under the same rules and locks as staff."""
+    return booking.BookingContext(tenant_id, CUSTOMER, now)
 
 
 async def _offered_start(
@@ -316,18 +310,13 @@ async def _offered_start(
 async def _customer_id(session: AsyncSession, ctx: booking.BookingContext, data: BookingIn) -> str:
     """The tenant's customer with this email, else a new one. An existing customer's
     details are never changed from the public page."""
-    tenant_id = ctx.tenant_id
-    await repository.lock_customer_email(session, tenant_id, data.email)
-    existing = await CustomerRepository(session, tenant_id).find_by_email(data.email)
-    if existing is not None:
-        return existing.id
-    created = await catalog.create_customer(
+    customer = await catalog.find_or_create_customer(
         session,
-        ctx.principal,
+        ctx.tenant_id,
         CustomerCreate(name=data.name, email=data.email, phone=data.phone),
         ctx.now,
     )
-    return created.id
+    return customer.id
 
 
 def _public_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -384,7 +373,7 @@ async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime
     if appointment is None or tenant is None:
         raise NotFound("Booking not found")
     outlet = await OutletRepository(session, link.tenant_id).get_or_404(appointment.outlet_id)
-    zone = booking.zone_of(outlet)
+    zone = zone_of(outlet)
     lines = (await repo.lines_of([appointment.id])).get(appointment.id, [])
     return BookingOut(
         status=appointment.status,
@@ -399,8 +388,8 @@ async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime
             BookedService(
                 service_name=line.service_name,
                 staff_name=line.staff_name,
-                start_time=booking.local_clock(line.starts_at, zone)[1],
-                end_time=booking.local_clock(line.ends_at, zone)[1],
+                start_time=local_clock(line.starts_at, zone)[1],
+                end_time=local_clock(line.ends_at, zone)[1],
             )
             for line in lines
         ],
@@ -426,7 +415,7 @@ async def cancel(
         raise AlreadyStarted()
     try:
         await booking.transition(
-            session, ctx, appointment.id, "cancelled", "Cancelled by the customer online"
+            session, ctx, appointment.id, rules.Status.CANCELLED, "Cancelled by the customer online"
         )
     except DomainError as exc:
         if isinstance(exc, NotFound):

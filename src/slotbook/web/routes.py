@@ -17,9 +17,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from slotbook.auth.dependencies import ClockDep
-from slotbook.db import SessionDep
 from slotbook.errors import NotFound
 from slotbook.public import service as public
+from slotbook.storage import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -16,11 +16,42 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-ACTIVE_STATUSES = frozenset({"pending", "confirmed", "completed"})
-OPEN_STATUSES = frozenset({"pending", "confirmed"})
-FINAL_STATUSES = frozenset({"cancelled", "no_show", "completed"})
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+class Status(StrEnum):
+    """An appointment's status (the contract's five)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    COMPLETED = "completed"
+
+
+class Weekday(StrEnum):
+    """Day names as working hours are keyed, Monday first (``date.weekday()`` order)."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+
+# Statuses that hold a place (and the staff member's time), are still open, are final.
+ACTIVE_STATUSES = frozenset({Status.PENDING, Status.CONFIRMED, Status.COMPLETED})
+OPEN_STATUSES = frozenset({Status.PENDING, Status.CONFIRMED})
+FINAL_STATUSES = frozenset({Status.CANCELLED, Status.NO_SHOW, Status.COMPLETED})
+WEEKDAYS = tuple(day.value for day in Weekday)
 LONGEST_LINE = timedelta(minutes=1440)
+# "Almost full": more than this share of a class's spots taken.
+ALMOST_FULL_SHARE = 0.8
+
+
+def almost_full(taken: int, capacity: int) -> bool:
+    """More than 80% of a class's spots taken, and not yet full."""
+    return taken < capacity and taken > capacity * ALMOST_FULL_SHARE
 
 
 class Reason(StrEnum):
@@ -219,8 +250,8 @@ def can_transition(current: str, target: str) -> bool | None:
     """True: allowed; None: a repeat of what already happened (harmless); False: refused."""
     if current == target:
         return None
-    if target == "confirmed":
-        return current == "pending"
-    if target in ("cancelled", "no_show", "completed"):
+    if target == Status.CONFIRMED:
+        return current == Status.PENDING
+    if target in FINAL_STATUSES:
         return current in OPEN_STATUSES
     return False
