@@ -22,11 +22,13 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 fuzz: install
 	SLOTBOOK_FUZZ_PROFILE=long $(BIN)/pytest tests/test_schema_fuzz.py

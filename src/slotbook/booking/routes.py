@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 
 from slotbook.auth.dependencies import AnyUser, CallerFirstRoute, ClockDep
 from slotbook.booking import service
-from slotbook.booking.repository import Actor
 from slotbook.booking.schemas import (
     AppointmentCreate,
     AppointmentFilters,
@@ -17,7 +16,7 @@ from slotbook.booking.schemas import (
     HistoryItem,
     RescheduleIn,
 )
-from slotbook.booking.service import BookingContext
+from slotbook.booking.service import Actor, BookingContext
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, ServiceBusy, responses
 from slotbook.scheduling.rules import Status
 from slotbook.schemas import Id, Page, PageParams, page_params

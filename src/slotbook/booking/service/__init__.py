@@ -4,6 +4,7 @@
 changes), ``queries`` (reading back), ``errors`` (the refusals), ``context`` (who and when).
 """
 
+from slotbook.booking.repository import Actor
 from slotbook.booking.service.commands import (
     create_appointment,
     create_idempotent,
@@ -29,6 +30,7 @@ from slotbook.booking.service.queries import (
 
 __all__ = [
     "CONFLICT_DETAIL",
+    "Actor",
     "BookingConflict",
     "BookingContext",
     "CapacityReached",
