@@ -246,10 +246,11 @@ def test_a_missing_postgres_database_is_one_line(command: list[str], tmp_path: P
     assert_one_line(result.stderr, f'database "{name}" does not exist', "createdb")
 
 
-@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve"]], ids=["db-upgrade", "serve"])
-def test_an_unreachable_postgres_server_is_one_line(command: list[str], tmp_path: Path) -> None:
-    args = [*command, "--port", str(free_port())] if command == ["serve"] else command
-    result = run_cli(*args, env=cli_env(tmp_path / "var", database_url=UNREACHABLE_POSTGRES))
+def test_migrating_an_unreachable_postgres_server_is_one_line(tmp_path: Path) -> None:
+    """(``serve`` itself starts and answers 503 until the server is back, since an
+    unreachable server may be restarting or failing over: tests/test_faults.py.)"""
+    env = cli_env(tmp_path / "var", database_url=UNREACHABLE_POSTGRES)
+    result = run_cli("db", "upgrade", env=env)
     assert result.returncode != 0
     assert_one_line(result.stderr, "cannot reach the PostgreSQL server at 127.0.0.1:1")
 

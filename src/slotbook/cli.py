@@ -91,7 +91,12 @@ def _ensure_schema(url: str, connect_timeout: float) -> None:
             )
             return
     except DatabaseUnreachable as exc:
-        _fail(f"Cannot start: {exc}")
+        if not exc.transient:
+            _fail(f"Cannot start: {exc}")
+        # A database that is down may come back (a restart, a failover): serve, answer
+        # 503 meanwhile, and let /readyz tell the schema once it can be read.
+        log.warning("database_unreachable_at_start", reason=str(exc))
+        return
     _fail(f"Refusing to start: database {status.describe()} ({_display(url)})")
 
 
@@ -107,6 +112,23 @@ def db_upgrade() -> None:
     except DatabaseUnreachable as exc:
         _fail(f"Cannot migrate: {exc}")
     typer.echo(f"Database is up to date: {_display(url)}")
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Deliver what is due now, then exit."),
+) -> None:
+    """Deliver notifications: the outbox's events as emails, and reminders.
+
+    Runs beside `serve` (several at once on PostgreSQL, one on SQLite) until SIGTERM or
+    SIGINT. Without SLOTBOOK_SMTP_HOST, emails are written under <var_dir>/outbox-mail/.
+    """
+    from slotbook.notifications.service import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    _ensure_schema(settings.resolved_database_url(), settings.db_connect_timeout_seconds)
+    asyncio.run(run_worker(settings, once=once))
 
 
 @app.command("demo-data")

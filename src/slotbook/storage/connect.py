@@ -19,7 +19,16 @@ __all__ = ["DatabaseUnreachable", "connected", "explain_connect_error", "prepare
 
 
 class DatabaseUnreachable(Exception):
-    """The database could not be opened; the message is one line an operator can act on."""
+    """The database could not be opened; the message is one line an operator can act on.
+
+    ``transient`` when the server did not answer (down, restarting, failing over): that
+    may pass by itself. Otherwise the server answered and refused (no such database, a
+    refused login), which only a change of configuration mends.
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @asynccontextmanager
@@ -35,7 +44,13 @@ async def connected(database_url: str, seconds: float) -> AsyncIterator[AsyncCon
             async with asyncio.timeout(seconds + 1):  # the driver's own bound comes first
                 connection = await engine.connect()
         except Exception as exc:
-            raise DatabaseUnreachable(explain_connect_error(exc, url)) from exc
+            transient = isinstance(exc, OSError | TimeoutError) or _sqlstate(exc) in (
+                "57P03",  # the server is starting up or shutting down
+                "53300",  # too many connections
+            )
+            raise DatabaseUnreachable(
+                explain_connect_error(exc, url), transient=transient
+            ) from exc
         try:
             yield connection
         finally:
