@@ -17,6 +17,9 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/slotbook db upgrade
 	$(BIN)/slotbook demo-data
+	# The notification worker beside the server, stopped when the server stops.
+	$(BIN)/slotbook worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/slotbook serve --host 127.0.0.1 --port 8000
 
 test: install

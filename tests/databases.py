@@ -16,6 +16,9 @@ from slotbook.migrations.runner import upgrade
 
 POSTGRES_ENV = "SLOTBOOK_TEST_POSTGRES_URL"
 TABLES = (
+    "notification_deliveries",
+    "notification_reminders",
+    "outbox_events",
     "public_rate_limits",
     "idempotency_records",
     "appointment_events",

@@ -1,4 +1,9 @@
-"""A small client for tests: sets up a business and speaks the API as a client would."""
+"""A small client for tests: sets up a business and speaks the API as a client would.
+
+The one place request bodies for a booking are built: ``appointment_body`` for the
+staff API (``Api.book``, ``Api.book_response`` and ``tests.scenarios.Studio.booking``
+use it) and ``public_booking_body`` for a customer on the public booking page.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import itertools
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EVERY_DAY_8_TO_22 = {day: [{"start": "08:00", "end": "22:00"}] for day in DAYS}
@@ -13,10 +19,62 @@ MONDAY = "2026-12-07"
 TUESDAY = "2026-12-08"
 CONFLICT_DETAIL = "Time slot conflicts with existing appointments or capacity limit reached"
 _counter = itertools.count(1)
+_addresses = itertools.count(1)
+Json = dict[str, Any]
 
 
 def unique_email(prefix: str = "owner") -> str:
     return f"{prefix}{next(_counter)}@example.com"
+
+
+def appointment_body(
+    outlet: Json,
+    customer: Json,
+    lines: list[tuple[Json, Json]],
+    *,
+    date: str = MONDAY,
+    start: str = "10:00",
+    **extra: Any,
+) -> Json:
+    """The staff API's booking (``POST /appointments``): one (service, staff) per line."""
+    return {
+        "outlet_id": outlet["id"],
+        "customer_id": customer["id"],
+        "appointment_date": date,
+        "start_time": start,
+        "services": [{"service_id": svc["id"], "staff_id": st["id"]} for svc, st in lines],
+        **extra,
+    }
+
+
+def public_booking_body(
+    service: Json,
+    staff: Json,
+    *,
+    date: str = MONDAY,
+    start: str = "10:00",
+    email: str = "walk.in@example.com",
+    name: str = "Walk In",
+    phone: str = "+44 20 7946 0000",
+) -> Json:
+    """A customer's booking on the public page (``POST /public/.../bookings``), no account."""
+    return {
+        "service_id": service["id"],
+        "staff_id": staff["id"],
+        "date": date,
+        "start_time": start,
+        "name": name,
+        "email": email,
+        "phone": phone,
+    }
+
+
+def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
+    """A client with an address of its own, so rate limits never leak between tests."""
+    number = next(_addresses)
+    host = address or f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 class Api:
@@ -74,15 +132,17 @@ class Api:
         business_name: str = "Lotus Yoga",
         email: str | None = None,
         password: str = "correct-horse-1",
+        *,
+        currency: str | None = None,
     ) -> dict[str, Any]:
-        body = await self.post(
-            "/auth/signup",
-            {
-                "business_name": business_name,
-                "email": email or unique_email(),
-                "password": password,
-            },
-        )
+        fields = {
+            "business_name": business_name,
+            "email": email or unique_email(),
+            "password": password,
+        }
+        if currency is not None:
+            fields["currency"] = currency
+        body = await self.post("/auth/signup", fields)
         self.token = body["access_token"]
         return dict(body)
 
@@ -127,6 +187,12 @@ class Api:
         }
         return dict(await self.post("/staff", body))
 
+    async def time_off(
+        self, staff: dict[str, Any], start: str, end: str, **fields: Any
+    ) -> dict[str, Any]:
+        body = {"start": start, "end": end, **fields}
+        return dict(await self.post(f"/staff/{staff['id']}/time-off", body))
+
     async def customer(self, name: str | None = None) -> dict[str, Any]:
         number = next(_counter)
         return dict(
@@ -146,14 +212,7 @@ class Api:
         start: str = "10:00",
         **extra: Any,
     ) -> httpx.Response:
-        body = {
-            "outlet_id": outlet["id"],
-            "customer_id": customer["id"],
-            "appointment_date": date,
-            "start_time": start,
-            "services": [{"service_id": svc["id"], "staff_id": st["id"]} for svc, st in lines],
-            **extra,
-        }
+        body = appointment_body(outlet, customer, lines, date=date, start=start, **extra)
         return await self.request("POST", "/appointments", body)
 
     async def book(

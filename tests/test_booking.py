@@ -17,20 +17,18 @@ async def studio(api: Api) -> Studio:
 
 
 @pytest.fixture
-async def yoga(api: Api) -> dict[str, Any]:
-    return await api.service("Group Yoga", parallel=True, capacity=10)
+async def yoga(studio: Studio) -> dict[str, Any]:
+    return await studio.offer("Group Yoga", parallel=True, capacity=10)
 
 
 @pytest.fixture
-async def massage(api: Api) -> dict[str, Any]:
-    return await api.service("Massage", duration=30)
+async def massage(studio: Studio) -> dict[str, Any]:
+    return await studio.offer("Massage", duration=30)
 
 
 @pytest.fixture
-async def john(
-    api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any]
-) -> dict[str, Any]:
-    return await api.staff("John Smith", studio.outlet, [yoga, massage])
+async def john(studio: Studio, yoga: dict[str, Any], massage: dict[str, Any]) -> dict[str, Any]:
+    return await studio.hire("John Smith", [yoga, massage])
 
 
 async def _count(api: Api) -> int:
@@ -40,35 +38,33 @@ async def _count(api: Api) -> int:
 async def test_staggered_class_overlap_is_refused(
     api: Api, studio: Studio, yoga: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    await api.book(studio.outlet, yoga, john, start="10:00")
-    refused = await api.book(studio.outlet, yoga, john, start="10:30", expect=409)
+    await studio.book(yoga, john, start="10:00")
+    refused = await studio.book(yoga, john, start="10:30", expect=409)
     assert (refused["detail"], refused["code"]) == (CONFLICT_DETAIL, "staff_busy")
 
 
 async def test_back_to_back_is_not_an_overlap(
     api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    await api.book(studio.outlet, yoga, john, start="10:00")
-    await api.book(studio.outlet, massage, john, start="11:00")
-    await api.book(studio.outlet, massage, john, start="09:30")
+    await studio.book(yoga, john, start="10:00")
+    await studio.book(massage, john, start="11:00")
+    await studio.book(massage, john, start="09:30")
 
 
 async def test_class_with_capacity_one_still_refuses_a_staggered_overlap(
     api: Api, studio: Studio
 ) -> None:
-    small = await api.service("Tiny Class", parallel=True, capacity=1)
-    anna = await api.staff("Anna", studio.outlet, [small])
-    await api.book(studio.outlet, small, anna)
-    assert (await api.book(studio.outlet, small, anna, expect=409))["code"] == "capacity_reached"
-    assert (await api.book(studio.outlet, small, anna, start="10:15", expect=409))["code"] == (
-        "staff_busy"
-    )
+    small = await studio.offer("Tiny Class", parallel=True, capacity=1)
+    anna = await studio.hire("Anna", [small])
+    await studio.book(small, anna)
+    assert (await studio.book(small, anna, expect=409))["code"] == "capacity_reached"
+    assert (await studio.book(small, anna, start="10:15", expect=409))["code"] == ("staff_busy")
 
 
 async def test_multi_service_appointment_runs_back_to_back(
     api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    sarah = await api.staff("Sarah Lee", studio.outlet, [massage])
+    sarah = await studio.hire("Sarah Lee", [massage])
     customer = await api.customer()
     response = await api.book_response(
         studio.outlet, customer, [(yoga, john), (massage, sarah)], start="10:00"
@@ -89,8 +85,8 @@ async def test_multi_service_appointment_runs_back_to_back(
 async def test_multi_service_appointment_is_all_or_nothing(
     api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    sarah = await api.staff("Sarah Lee", studio.outlet, [massage])
-    await api.book(studio.outlet, massage, sarah, start="11:00")
+    sarah = await studio.hire("Sarah Lee", [massage])
+    await studio.book(massage, sarah, start="11:00")
     before = await _count(api)
     response = await api.book_response(
         studio.outlet, await api.customer(), [(yoga, john), (massage, sarah)], start="10:00"
@@ -115,17 +111,15 @@ async def test_booking_outside_working_hours_is_refused(
     api: Api, studio: Studio, massage: dict[str, Any]
 ) -> None:
     hours = {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]}
-    kim = await api.staff("Kim", studio.outlet, [massage], working_hours=hours)
+    kim = await studio.hire("Kim", [massage], working_hours=hours)
     for start in ("08:30", "11:45", "12:00", "16:45", "17:00"):
-        refused = await api.book(studio.outlet, massage, kim, start=start, expect=409)
+        refused = await studio.book(massage, kim, start=start, expect=409)
         assert refused["code"] == "staff_unavailable", start
-    refused = await api.book(
-        studio.outlet, massage, kim, date="2026-12-08", start="10:00", expect=409
-    )
+    refused = await studio.book(massage, kim, date="2026-12-08", start="10:00", expect=409)
     assert refused["code"] == "staff_unavailable"
-    await api.book(studio.outlet, massage, kim, start="09:00")
-    await api.book(studio.outlet, massage, kim, start="11:30")
-    await api.book(studio.outlet, massage, kim, start="13:00")
+    await studio.book(massage, kim, start="09:00")
+    await studio.book(massage, kim, start="11:30")
+    await studio.book(massage, kim, start="13:00")
 
 
 async def test_time_off_blocks_bookings_and_its_removal_frees_them(
@@ -136,38 +130,33 @@ async def test_time_off_blocks_bookings_and_its_removal_frees_them(
         {"start": f"{MONDAY}T12:00:00", "end": f"{MONDAY}T14:00:00", "reason": "Dentist"},
     )
     for start in ("11:45", "12:00", "13:30"):
-        refused = await api.book(studio.outlet, massage, john, start=start, expect=409)
+        refused = await studio.book(massage, john, start=start, expect=409)
         assert refused["code"] == "staff_unavailable"
-    await api.book(studio.outlet, massage, john, start="11:30")
-    await api.book(studio.outlet, massage, john, start="14:00")
+    await studio.book(massage, john, start="11:30")
+    await studio.book(massage, john, start="14:00")
     await api.request("DELETE", f"/staff/{john['id']}/time-off/{off['id']}", expect=204)
-    await api.book(studio.outlet, massage, john, start="12:30")
+    await studio.book(massage, john, start="12:30")
 
 
 async def test_start_in_the_past_is_refused(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    refused = await api.book(
-        studio.outlet, massage, john, date="2026-12-01", start="07:30", expect=422
-    )
+    refused = await studio.book(massage, john, date="2026-12-01", start="07:30", expect=422)
     assert "past" in refused["detail"]
-    await api.book(studio.outlet, massage, john, date="2026-12-01", start="08:30")
+    await studio.book(massage, john, date="2026-12-01", start="08:30")
 
 
 async def test_local_time_that_does_not_exist_is_refused(api: Api) -> None:
     studio = await open_studio(api)
-    night = await api.service("Night Walk", duration=30)
-    guide = await api.staff(
+    night = await studio.offer("Night Walk", duration=30)
+    guide = await studio.hire(
         "Guide",
-        studio.outlet,
         [night],
         working_hours={d: [{"start": "00:00", "end": "23:59"}] for d in DAYS},
     )
-    refused = await api.book(
-        studio.outlet, night, guide, date="2027-03-28", start="01:30", expect=422
-    )
+    refused = await studio.book(night, guide, date="2027-03-28", start="01:30", expect=422)
     assert "does not exist" in refused["detail"]
-    booked = await api.book(studio.outlet, night, guide, date="2027-03-28", start="00:45")
+    booked = await studio.book(night, guide, date="2027-03-28", start="00:45")
     assert booked["end_time"] == "02:15:00"
 
 
@@ -191,9 +180,9 @@ async def test_unknown_ids_in_the_body_are_422_naming_the_field(
 async def test_staff_who_does_not_offer_the_service_is_422(
     api: Api, studio: Studio, yoga: dict[str, Any]
 ) -> None:
-    other = await api.service("Facial")
-    nina = await api.staff("Nina", studio.outlet, [other])
-    refused = await api.book(studio.outlet, yoga, nina, expect=422)
+    other = await studio.offer("Facial")
+    nina = await studio.hire("Nina", [other])
+    refused = await studio.book(yoga, nina, expect=422)
     assert refused["field"] == "services[0].staff_id"
 
 
@@ -201,7 +190,7 @@ async def test_inactive_staff_member_is_422(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
     await api.patch(f"/staff/{john['id']}", {"active": False})
-    await api.book(studio.outlet, massage, john, expect=422)
+    await studio.book(massage, john, expect=422)
 
 
 async def test_another_tenants_staff_cannot_be_booked(
@@ -211,16 +200,16 @@ async def test_another_tenants_staff_cannot_be_booked(
     rival_studio = await open_studio(rival, "Rival Studio")
     rival_service = await rival.service("Massage")
     rival_staff = await rival.staff("Rival", rival_studio.outlet, [rival_service])
-    refused = await api.book(studio.outlet, massage, rival_staff, expect=422)
+    refused = await studio.book(massage, rival_staff, expect=422)
     assert "staff_id" in refused["detail"]
 
 
 async def test_pending_booking_holds_a_spot_and_can_be_confirmed(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    pending = await api.book(studio.outlet, massage, john, status="pending")
+    pending = await studio.book(massage, john, status="pending")
     assert pending["status"] == "pending"
-    await api.book(studio.outlet, massage, john, expect=409)
+    await studio.book(massage, john, expect=409)
     confirmed = await api.put(f"/appointments/{pending['id']}/confirm")
     assert confirmed["status"] == "confirmed"
     assert (await api.put(f"/appointments/{pending['id']}/confirm"))["status"] == "confirmed"
@@ -229,15 +218,15 @@ async def test_pending_booking_holds_a_spot_and_can_be_confirmed(
 async def test_completed_booking_still_holds_its_spot(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    booked = await api.book(studio.outlet, massage, john)
+    booked = await studio.book(massage, john)
     assert (await api.put(f"/appointments/{booked['id']}/complete"))["status"] == "completed"
-    await api.book(studio.outlet, massage, john, expect=409)
+    await studio.book(massage, john, expect=409)
 
 
 async def test_transitions_that_make_no_sense_are_refused(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    booked = await api.book(studio.outlet, massage, john)
+    booked = await studio.book(massage, john)
     cancelled = await api.cancel(booked)
     assert cancelled["status"] == "cancelled"
     assert cancelled["cancelled_at"].endswith("Z")
@@ -252,7 +241,7 @@ async def test_transitions_that_make_no_sense_are_refused(
 async def test_repeating_a_cancel_is_harmless(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    booked = await api.book(studio.outlet, massage, john)
+    booked = await studio.book(massage, john)
     first = await api.put(f"/appointments/{booked['id']}/cancel", {"reason": "Ill"})
     again = await api.put(f"/appointments/{booked['id']}/cancel", {"reason": "Ill again"})
     assert again == first
@@ -264,7 +253,7 @@ async def test_history_records_every_change_with_who_and_what(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
     me = await api.get("/auth/me")
-    booked = await api.book(studio.outlet, massage, john, status="pending")
+    booked = await studio.book(massage, john, status="pending")
     await api.reschedule(booked, "2026-12-08", "15:00")
     await api.put(f"/appointments/{booked['id']}/confirm")
     await api.put(f"/appointments/{booked['id']}/complete")
@@ -286,7 +275,7 @@ async def test_history_records_every_change_with_who_and_what(
 async def test_reschedule_moves_every_line_in_place(
     api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    sarah = await api.staff("Sarah Lee", studio.outlet, [massage])
+    sarah = await studio.hire("Sarah Lee", [massage])
     response = await api.book_response(
         studio.outlet, await api.customer(), [(yoga, john), (massage, sarah)]
     )
@@ -303,7 +292,7 @@ async def test_reschedule_moves_every_line_in_place(
 async def test_reschedule_into_the_past_is_refused(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    booked = await api.book(studio.outlet, massage, john)
+    booked = await studio.book(massage, john)
     await api.reschedule(booked, "2026-11-30", "10:00", expect=422)
 
 
@@ -335,9 +324,9 @@ async def test_appointment_list_filters(
     api: Api, studio: Studio, yoga: dict[str, Any], massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
     customer = await api.customer()
-    first = await api.book(studio.outlet, yoga, john, customer=customer)
-    await api.book(studio.outlet, massage, john, start="15:00")
-    await api.book(studio.outlet, massage, john, date="2026-12-08")
+    first = await studio.book(yoga, john, customer=customer)
+    await studio.book(massage, john, start="15:00")
+    await studio.book(massage, john, date="2026-12-08")
     await api.cancel(first)
 
     async def ids(**params: Any) -> int:
@@ -357,7 +346,7 @@ async def test_appointment_list_filters(
 async def test_another_tenants_appointment_is_not_found(
     api: Api, studio: Studio, massage: dict[str, Any], john: dict[str, Any]
 ) -> None:
-    booked = await api.book(studio.outlet, massage, john)
+    booked = await studio.book(massage, john)
     rival = Api(api.client)
     await rival.signup("Rival Studio")
     unknown = await rival.get("/appointments/does-not-exist", expect=404)

@@ -47,7 +47,8 @@ from hypothesis.stateful import (
 from slotbook.app import create_app
 from slotbook.clock import FixedClock
 from slotbook.settings import Settings
-from tests.support import CONFLICT_DETAIL, MONDAY, TUESDAY
+from tests.scenarios import Studio, open_studio
+from tests.support import CONFLICT_DETAIL, MONDAY, TUESDAY, Api, appointment_body
 
 T = TypeVar("T")
 
@@ -197,43 +198,35 @@ class Harness:
 
     def __init__(self, loop: LoopThread, client: httpx.AsyncClient) -> None:
         self.loop = loop
-        self.client = client
-        self.token: str | None = None
-        self.service_ids: dict[str, str] = {}
-        self.customer_ids: list[str] = []
+        self.api = Api(client)
+        self.studio: Studio | None = None
         self.counter = itertools.count(1)
 
     def call(
         self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        all_headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        all_headers.update(headers or {})
-        response = self.loop.run(
-            self.client.request(method, f"/api/v1{path}", json=json, headers=all_headers)
-        )
+        response = self.loop.run(self.api.request(method, path, json, headers=headers))
         assert response.status_code < 500, (
             f"{method} {path}: {response.status_code} {response.text}"
         )
         return response
 
     def set_up_tenant(self) -> None:
-        body = {
-            "business_name": "Machine Studio",
-            "email": f"machine-{uuid.uuid4().hex[:12]}@example.com",
-            "password": "correct-horse-1",
-        }
-        self.token = expect(self.call("POST", "/auth/signup", body), 201)["access_token"]
+        self.studio = self.loop.run(self._open_studio())
+
+    async def _open_studio(self) -> Studio:
+        studio = await open_studio(self.api, "Machine Studio")
         for spec in SERVICES.values():
-            body = {
-                "name": spec.key.title(),
-                "duration": spec.duration,
-                "allow_parallel_bookings": spec.parallel,
-                "max_parallel_bookings": spec.capacity,
-            }
-            self.service_ids[spec.key] = expect(self.call("POST", "/services", body), 201)["id"]
+            await studio.offer(
+                spec.key.title(),
+                key=spec.key,
+                parallel=spec.parallel,
+                capacity=spec.capacity,
+                duration=spec.duration,
+            )
         for i in range(2):
-            customer = {"name": f"Customer {i}", "email": f"customer{i}@example.com"}
-            self.customer_ids.append(expect(self.call("POST", "/customers", customer), 201)["id"])
+            await studio.customer(f"Customer {i}")
+        return studio
 
 
 def expect(response: httpx.Response, status: int) -> Any:
@@ -259,10 +252,11 @@ class BookingMachine(RuleBasedStateMachine):
     def __init__(self, harness: Harness) -> None:
         super().__init__()
         self.h = harness
-        self.service_ids = harness.service_ids
-        self.customer_ids = harness.customer_ids
-        self.outlet_id = ""
-        self.staff_ids: list[str] = []
+        assert harness.studio is not None, "set_up_tenant() first"
+        self.services = harness.studio.services  # by SERVICES key
+        self.customers = list(harness.studio.customers.values())
+        self.outlet: dict[str, Any] = {}
+        self.staff: list[dict[str, Any]] = []  # in STAFF's order
         self.model: dict[str, Appointment] = {}
 
     def call(
@@ -274,23 +268,18 @@ class BookingMachine(RuleBasedStateMachine):
     def open_outlet(self) -> None:
         """A clean slate per example: a new outlet and staff (sessions are per staff member)."""
         n = next(self.h.counter)
-        outlet = {"name": f"Studio {n}", "timezone": "Europe/London"}
-        self.outlet_id = expect(self.call("POST", "/outlets", outlet), 201)["id"]
+        api, run = self.h.api, self.h.loop.run
+        self.outlet = run(api.outlet(f"Studio {n}", timezone="Europe/London"))
         for member in STAFF:
-            body = {
-                "name": f"{member.name} {n}",
-                "outlet_id": self.outlet_id,
-                "service_ids": [self.service_ids[key] for key in sorted(member.services)],
-                "working_hours": {
-                    day: [{"start": hhmm(a), "end": hhmm(b)} for a, b in intervals]
-                    for day, intervals in member.hours.items()
-                },
+            hours = {
+                day: [{"start": hhmm(a), "end": hhmm(b)} for a, b in intervals]
+                for day, intervals in member.hours.items()
             }
-            staff_id = expect(self.call("POST", "/staff", body), 201)["id"]
-            self.staff_ids.append(staff_id)
+            offered = [self.services[key] for key in sorted(member.services)]
+            hired = run(api.staff(f"{member.name} {n}", self.outlet, offered, hours))
+            self.staff.append(hired)
             for day, a, b in member.time_off:
-                off = {"start": f"{day}T{hhmm(a)}", "end": f"{day}T{hhmm(b)}"}
-                expect(self.call("POST", f"/staff/{staff_id}/time-off", off), 201)
+                run(api.time_off(hired, f"{day}T{hhmm(a)}", f"{day}T{hhmm(b)}"))
 
     # The model's view of the rules (the contract's "Booking rules", written afresh)
 
@@ -364,8 +353,8 @@ class BookingMachine(RuleBasedStateMachine):
         ]
         want = [
             (
-                self.staff_ids[line.staff],
-                self.service_ids[line.service],
+                self.staff[line.staff]["id"],
+                self.services[line.service]["id"],
                 clock_text(line.start),
                 clock_text(line.end),
             )
@@ -427,20 +416,14 @@ class BookingMachine(RuleBasedStateMachine):
         idempotent: bool,
     ) -> Any:
         lines = planned(day, start, shape)
-        body = {
-            "outlet_id": self.outlet_id,
-            "customer_id": self.customer_ids[customer],
-            "appointment_date": day,
-            "start_time": hhmm(start),
-            "services": [
-                {
-                    "service_id": self.service_ids[line.service],
-                    "staff_id": self.staff_ids[line.staff],
-                }
-                for line in lines
-            ],
-            "status": status,
-        }
+        body = appointment_body(
+            self.outlet,
+            self.customers[customer],
+            [(self.services[line.service], self.staff[line.staff]) for line in lines],
+            date=day,
+            start=hhmm(start),
+            status=status,
+        )
         headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotent else None
         response = self.call("POST", "/appointments", body, headers)
         if idempotent:  # the repeat gets the first answer and books nothing more
@@ -461,7 +444,7 @@ class BookingMachine(RuleBasedStateMachine):
         created = expect(response, 201)
         appointment = Appointment(created["id"], status, day, lines)
         self.assert_matches(created, appointment)
-        assert created["customer_id"] == self.customer_ids[customer]
+        assert created["customer_id"] == self.customers[customer]["id"]
         self.model[appointment.id] = appointment
         return appointment.id
 
@@ -549,7 +532,9 @@ class BookingMachine(RuleBasedStateMachine):
     # Invariants, read back from the API after every step
 
     def listed(self) -> list[dict[str, Any]]:
-        page = expect(self.call("GET", f"/appointments?outlet_id={self.outlet_id}&limit=500"), 200)
+        page = expect(
+            self.call("GET", f"/appointments?outlet_id={self.outlet['id']}&limit=500"), 200
+        )
         assert page["total"] == len(page["items"])
         return list(page["items"])
 
@@ -564,9 +549,9 @@ class BookingMachine(RuleBasedStateMachine):
 
         # Independently of the model: capacity and one place at a time, per staff member.
         capacity = {
-            self.service_ids[key]: spec.effective_capacity for key, spec in SERVICES.items()
+            self.services[key]["id"]: spec.effective_capacity for key, spec in SERVICES.items()
         }
-        parallel = {self.service_ids[key]: spec.parallel for key, spec in SERVICES.items()}
+        parallel = {self.services[key]["id"]: spec.parallel for key, spec in SERVICES.items()}
         by_staff: dict[str, list[tuple[str, str, str, str, str]]] = defaultdict(list)
         for item in items:
             if item["status"] not in ACTIVE:

@@ -3,16 +3,18 @@ against the real server (``slotbook serve``, two workers, SQLite, the real clock
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request, expect, sync_playwright
 
 from tests.databases import SqliteTemplate
 from tests.live_server import LiveServer
@@ -175,6 +177,36 @@ def book_through_api(shop: Shop, service: dict[str, Any], start: str, count: int
         )
 
 
+def staff_member(shop: Shop, name: str) -> dict[str, Any]:
+    outlet_id = shop.page_url.rsplit("/", 1)[-1]
+    staff = shop.api.call("GET", "/staff", params={"outlet_id": outlet_id})["items"]
+    return dict(next(s for s in staff if s["name"] == name))
+
+
+def open_desk(page: Page, shop: Shop) -> None:
+    """Log in at the desk as the front-desk user and show the shop's booking day."""
+    page.goto(shop.page_url.split("/book/")[0] + "/desk")
+    page.get_by_label("Email").fill(shop.desk_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#day-title")).to_contain_text("Riverside Studio")
+    page.get_by_label("Date", exact=True).fill(shop.day.isoformat())
+    expect(page.locator("#day-title")).to_contain_text(f"{shop.day.day} {shop.day:%B %Y} at")
+
+
+def record_api_calls(page: Page) -> list[str]:
+    """Paths (with query) of the API requests the page makes from now on."""
+    calls: list[str] = []
+
+    def record(request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.path.startswith("/api/"):
+            calls.append(f"{url.path}?{url.query}" if url.query else url.path)
+
+    page.on("request", record)
+    return calls
+
+
 def slot_button(page: Page, shop: Shop, start: str) -> Locator:
     return page.locator(f'#slots button[data-date="{shop.day.isoformat()}"][data-start="{start}"]')
 
@@ -216,14 +248,16 @@ def test_a_customer_takes_the_last_place_and_the_desk_cancel_reopens_it(
     shoot(page, "public_booking_full.png", full_page=True)
 
     desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    desk.goto(shop.page_url.split("/book/")[0] + "/desk")
-    desk.get_by_label("Email").fill(shop.desk_email)
-    desk.get_by_label("Password").fill(PASSWORD)
-    desk.get_by_role("button", name="Log in").click()
-    desk.get_by_label("Date", exact=True).fill(shop.day.isoformat())
+    api_calls = record_api_calls(desk)
+    open_desk(desk, shop)
     block = desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 10/10")
     expect(block).to_be_visible()
+    expect(block).to_have_class(re.compile(r"\bclass-full\b"))
     expect(desk.locator(".column h3", has_text="John Smith")).to_be_visible()
+    # The whole day comes from one request: none per staff member or customer.
+    day_calls = [path for path in api_calls if path.startswith("/api/v1/desk/day")]
+    assert len(day_calls) == 2, api_calls  # today at the outlet, then the chosen day
+    assert not [p for p in api_calls if p.startswith(("/api/v1/customers", "/api/v1/staff"))]
     shoot(desk, "desk_day.png")
     block.click()
     roster = desk.get_by_role("dialog")
@@ -232,8 +266,15 @@ def test_a_customer_takes_the_last_place_and_the_desk_cancel_reopens_it(
     shoot(desk, "desk_roster.png")
     roster.get_by_role("button", name="Cancel Member 1", exact=True).click()
     expect(roster).to_contain_text("9/10 booked")
+    # The cancelled booking stays on the roster, without actions, and holds no place.
+    cancelled = roster.locator("li", has_text="Member 1")
+    expect(cancelled).to_contain_text("cancelled")
+    expect(cancelled.get_by_role("button")).to_have_count(0)
+    shoot(desk, "desk_roster_cancelled.png")
     roster.get_by_role("button", name="Close").click()
-    expect(desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 9/10")).to_be_visible()
+    almost = desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 9/10")
+    expect(almost).to_be_visible()
+    expect(almost).to_have_class(re.compile(r"\bclass-almost\b"))
     desk.close()
 
     open_service(page, shop, "Group Yoga")
@@ -248,11 +289,18 @@ def test_the_desk_moves_and_marks_a_no_show_and_the_day_view_follows(
 ) -> None:
     book_through_api(shop, shop.yoga, "10:00", 2)
     book_through_api(shop, shop.haircut, "14:00", 1)
-    page.goto(shop.page_url.split("/book/")[0] + "/desk")
-    page.get_by_label("Email").fill(shop.desk_email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_label("Date", exact=True).fill(shop.day.isoformat())
+    anna = staff_member(shop, "Anna Lee")
+    shop.api.call(
+        "POST",
+        f"/staff/{anna['id']}/time-off",
+        {"start": f"{shop.day.isoformat()}T17:00:00", "end": f"{shop.day.isoformat()}T18:30:00"},
+        expect=201,
+    )
+    open_desk(page, shop)
+    anna_column = page.locator(".column", has=page.locator("h3", has_text="Anna Lee"))
+    expect(anna_column.locator("h3")).to_contain_text("08:00-22:00")
+    expect(anna_column.locator(".time-off")).to_contain_text("Time off17:00-18:30")
+    shoot(page, "desk_day_time_off.png", full_page=True)
     page.locator(".block", has_text="Haircut 14:00-15:00 - Member 1").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Move Member 1 to another time").click()
@@ -262,8 +310,10 @@ def test_the_desk_moves_and_marks_a_no_show_and_the_day_view_follows(
     dialog.get_by_role("button", name="Close").click()
     page.locator(".block", has_text="Group Yoga 10:00-11:00 - 2/10").click()
     dialog.get_by_role("button", name="Mark Member 2 as no-show").click()
-    expect(dialog).to_contain_text("no show")
+    expect(dialog.locator("li", has_text="Member 2")).to_contain_text("no show")
+    expect(dialog).to_contain_text("1/10 booked")
     expect(page.locator(".block", has_text="Group Yoga 10:00-11:00 - 1/10")).to_be_visible()
+    shoot(page, "desk_no_show.png")
 
 
 def test_a_customer_cancels_through_the_private_link(page: Page, shop: Shop) -> None:

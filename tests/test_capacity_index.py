@@ -21,8 +21,8 @@ async def test_capacity_query_uses_the_capacity_index(
     if backend != "postgres":
         pytest.skip("EXPLAIN plans are PostgreSQL's")
     studio = await open_studio(api)
-    yoga = await api.service("Group Yoga", parallel=True, capacity=100)
-    staff = [await api.staff(f"Teacher {i:02d}", studio.outlet, [yoga]) for i in range(10)]
+    yoga = await studio.offer("Group Yoga", parallel=True, capacity=100)
+    staff = [await studio.hire(f"Teacher {i:02d}", [yoga]) for i in range(10)]
     customer = await api.customer()
     tenant_id = (await api.get("/auth/me"))["tenant_id"]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import Api, unique_email
+from tests.support import Api
 
 
 @pytest.fixture
@@ -78,19 +77,9 @@ async def test_service_slugs_are_derived_and_unique_per_tenant(owner: Api) -> No
 
 
 async def test_the_brief_price_shorthand_is_a_fixed_price_in_the_tenant_currency(
-    client: httpx.AsyncClient,
+    api: Api,
 ) -> None:
-    signup = await client.post(
-        "/api/v1/auth/signup",
-        json={
-            "business_name": "Euro Spa",
-            "email": unique_email(),
-            "password": "correct-horse-1",
-            "currency": "EUR",
-        },
-    )
-    assert signup.status_code == 201, signup.text
-    api = Api(client, signup.json()["access_token"])
+    await api.signup("Euro Spa", currency="EUR")
     massage = await api.service("Massage", price=2500)
     assert massage["pricing"] == {"type": "FIXED", "base_price": 2500, "currency": "EUR"}
     explicit = await api.service(

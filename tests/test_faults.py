@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ import pytest
 
 from tests.databases import PostgresDatabase, _asyncpg_dsn, postgres_admin_url
 from tests.live_server import LiveServer, free_port
-from tests.support import Api
+from tests.scenarios import Studio, open_studio
+from tests.support import Api, appointment_body
 
 pytestmark = pytest.mark.live
 
@@ -50,40 +51,41 @@ class Outcome:
     retry_after: str | None
     body: Any
 
-
-@dataclass
-class Business:
-    api: Api
-    outlet: dict[str, Any]
-    service: dict[str, Any]
-    staff: list[dict[str, Any]]
-    customer: dict[str, Any]
-    day: date
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def booking(self, rng: random.Random) -> dict[str, Any]:
-        member = rng.choice(self.staff)
-        hour = rng.randrange(8, 21)
-        # Half to one day's 52 sessions (which fill up: capacity refusals), half spread
-        # over 30 days (so bookings keep being accepted all along).
-        day = self.day + timedelta(days=0 if rng.random() < 0.5 else rng.randrange(1, 30))
-        return {
-            "outlet_id": self.outlet["id"],
-            "customer_id": self.customer["id"],
-            "appointment_date": day.isoformat(),
-            "start_time": f"{hour:02d}:00",
-            "services": [{"service_id": self.service["id"], "staff_id": member["id"]}],
-        }
+    @classmethod
+    def of(cls, started: float, response: httpx.Response) -> Outcome:
+        return cls(
+            started,
+            time.monotonic() - started,
+            response.status_code,
+            response.headers.get("retry-after"),
+            response.json(),
+        )
 
 
-async def set_up(client: httpx.AsyncClient) -> Business:
-    api = Api(client)
-    await api.signup()
-    outlet = await api.outlet()
-    service = await api.service("Spin class", parallel=True, capacity=CAPACITY)
-    staff = [await api.staff(f"Coach {n}", outlet, [service]) for n in range(4)]
-    customer = await api.customer()
-    return Business(api, outlet, service, staff, customer, date.today() + timedelta(days=30))
+async def spin_studio(client: httpx.AsyncClient) -> Studio:
+    """Spin classes a month ahead with four coaches, and one regular customer."""
+    studio = await open_studio(Api(client), day=(date.today() + timedelta(days=30)).isoformat())
+    spin = await studio.offer("Spin class", key="spin", parallel=True, capacity=CAPACITY)
+    for n in range(4):
+        await studio.hire(f"Coach {n}", [spin])
+    await studio.customer(key="regular")
+    return studio
+
+
+def random_booking(studio: Studio, rng: random.Random) -> dict[str, Any]:
+    coach = rng.choice(list(studio.staff.values()))
+    hour = rng.randrange(8, 21)
+    # Half to one day's 52 sessions (which fill up: capacity refusals), half spread
+    # over 30 days (so bookings keep being accepted all along).
+    days = 0 if rng.random() < 0.5 else rng.randrange(1, 30)
+    day = date.fromisoformat(studio.day) + timedelta(days=days)
+    return studio.booking(
+        studio.spin, coach, studio.regular, date=day.isoformat(), start=f"{hour:02d}:00"
+    )
+
+
+async def book(studio: Studio, body: dict[str, Any]) -> httpx.Response:
+    return await studio.api.request("POST", "/appointments", body)
 
 
 async def terminate_server_connections(database_url: str) -> int:
@@ -99,27 +101,17 @@ async def terminate_server_connections(database_url: str) -> int:
 
 
 async def book_continuously(
-    business: Business, client: httpx.AsyncClient, until: float, seed: int
+    studio: Studio, outcomes: list[Outcome], until: float, seed: int
 ) -> None:
     rng = random.Random(seed)
     while time.monotonic() < until:
         started = time.monotonic()
         try:
-            response = await client.post(
-                "/api/v1/appointments", json=business.booking(rng), headers=business.api.headers
-            )
+            response = await book(studio, random_booking(studio, rng))
         except httpx.TimeoutException:
-            business.outcomes.append(Outcome(started, time.monotonic() - started, 0, None, None))
+            outcomes.append(Outcome(started, time.monotonic() - started, 0, None, None))
             continue
-        business.outcomes.append(
-            Outcome(
-                started,
-                time.monotonic() - started,
-                response.status_code,
-                response.headers.get("retry-after"),
-                response.json(),
-            )
-        )
+        outcomes.append(Outcome.of(started, response))
 
 
 def live_client(server: LiveServer, connections: int = 20) -> httpx.AsyncClient:
@@ -135,10 +127,11 @@ async def test_bookings_survive_the_database_killing_every_server_connection_twi
 ) -> None:
     with LiveServer(postgres_url, workers=2, var_dir=tmp_path / "var") as server:
         async with live_client(server) as client:
-            business = await set_up(client)
+            studio = await spin_studio(client)
+            outcomes: list[Outcome] = []
             begin = time.monotonic()
             load = asyncio.gather(
-                *(book_continuously(business, client, begin + 12, seed) for seed in range(16))
+                *(book_continuously(studio, outcomes, begin + 12, seed) for seed in range(16))
             )
             kills = []
             for at in (2.0, 4.5):
@@ -151,13 +144,9 @@ async def test_bookings_survive_the_database_killing_every_server_connection_twi
             # Answers normally again, without a restart.
             ready = await client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            rng = random.Random(99)
-            after = await client.post(
-                "/api/v1/appointments", json=business.booking(rng), headers=business.api.headers
-            )
+            after = await book(studio, random_booking(studio, random.Random(99)))
             assert after.status_code in (201, 409), after.text
 
-    outcomes = business.outcomes
     statuses = {o.status for o in outcomes}
     counts = {s: sum(o.status == s for o in outcomes) for s in sorted(statuses)}
     print(f"outcomes {counts}, longest {max(o.seconds for o in outcomes):.2f}s")  # shown on failure
@@ -231,15 +220,10 @@ async def test_an_unreachable_database_answers_503_and_the_process_stays_up(
             listing = await client.get(
                 "/api/v1/outlets", headers={"Authorization": f"Bearer {token}"}
             )
+            nobody = {"id": "x"}  # no id needs to exist: the database is not reached
             booking = await client.post(
                 "/api/v1/appointments",
-                json={
-                    "outlet_id": "o",
-                    "customer_id": "c",
-                    "appointment_date": "2030-01-07",
-                    "start_time": "10:00",
-                    "services": [{"service_id": "s", "staff_id": "st"}],
-                },
+                json=appointment_body(nobody, nobody, [(nobody, nobody)], date="2030-01-07"),
                 headers={"Authorization": f"Bearer {token}"},
             )
             elapsed = time.monotonic() - started
@@ -266,8 +250,8 @@ async def test_a_pool_smaller_than_the_load_makes_callers_wait_a_bounded_time_th
     }
     with LiveServer(postgres_url, workers=1, var_dir=tmp_path / "var", extra_env=env) as server:
         async with live_client(server) as client:
-            business = await set_up(client)
-            coach = business.staff[0]
+            studio = await spin_studio(client)
+            coach = studio.staff["Coach 0"]
             # Hold the coach's row lock so the one pooled connection stays busy (waiting
             # for the lock) while 12 more requests queue for the pool.
             holder = await asyncpg.connect(_asyncpg_dsn(postgres_url), timeout=5)
@@ -277,24 +261,11 @@ async def test_a_pool_smaller_than_the_load_makes_callers_wait_a_bounded_time_th
                 await holder.execute("SELECT id FROM staff WHERE id = $1 FOR UPDATE", coach["id"])
 
                 async def one(hour: int) -> Outcome:
-                    body = {
-                        **business.booking(random.Random(0)),
-                        "start_time": f"{hour:02d}:00",
-                        "services": [
-                            {"service_id": business.service["id"], "staff_id": coach["id"]}
-                        ],
-                    }
+                    body = studio.booking(
+                        studio.spin, coach, studio.regular, start=f"{hour:02d}:00"
+                    )
                     started = time.monotonic()
-                    response = await client.post(
-                        "/api/v1/appointments", json=body, headers=business.api.headers
-                    )
-                    return Outcome(
-                        started,
-                        time.monotonic() - started,
-                        response.status_code,
-                        response.headers.get("retry-after"),
-                        response.json(),
-                    )
+                    return Outcome.of(started, await book(studio, body))
 
                 first = asyncio.create_task(one(8))
                 await asyncio.sleep(0.3)  # the first request holds the pool's connection
@@ -303,11 +274,7 @@ async def test_a_pool_smaller_than_the_load_makes_callers_wait_a_bounded_time_th
                 blocked = await first
             finally:
                 await holder.close()
-            after = await client.post(
-                "/api/v1/appointments",
-                json=business.booking(random.Random(1)),
-                headers=business.api.headers,
-            )
+            after = await book(studio, random_booking(studio, random.Random(1)))
 
     assert blocked.status == 201, blocked
     for outcome in queued:
@@ -323,21 +290,12 @@ async def test_connections_killed_while_idle_are_replaced_without_failing_a_requ
 ) -> None:
     with LiveServer(postgres_url, workers=2, var_dir=tmp_path / "var") as server:
         async with live_client(server) as client:
-            business = await set_up(client)
+            studio = await spin_studio(client)
             rng = random.Random(7)
             for _ in range(8):  # warm both workers' pools
-                await client.post(
-                    "/api/v1/appointments", json=business.booking(rng), headers=business.api.headers
-                )
+                await book(studio, random_booking(studio, rng))
             assert await terminate_server_connections(postgres_url) > 0
             statuses = [
-                (
-                    await client.post(
-                        "/api/v1/appointments",
-                        json=business.booking(rng),
-                        headers=business.api.headers,
-                    )
-                ).status_code
-                for _ in range(12)
+                (await book(studio, random_booking(studio, rng))).status_code for _ in range(12)
             ]
     assert set(statuses) <= {201, 409}, statuses

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from slotbook.clock import FixedClock
+from tests.scenarios import Studio, open_studio
 from tests.support import Api
 
 GRID = "/availability/availability-grid"
@@ -121,85 +122,74 @@ def local_midnight(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
 
 
-class World:
-    """One scenario's business, set up through the API on a tenant of its own."""
-
-    def __init__(self, client: httpx.AsyncClient, scenario: Scenario) -> None:
-        self.api = Api(client)
-        self.scenario = scenario
-        self.outlet: Json = {}
-        self.service: Json = {}
-        self.other: Json = {}
-        self.staff: list[Json] = []
-        self.customer: Json = {}
-
-    async def build(self) -> None:
-        s, api = self.scenario, self.api
-        await api.signup()
-        self.outlet = await api.outlet(timezone=s.zone)
-        extra = {} if s.slot_interval is None else {"slot_interval": s.slot_interval}
-        self.service = await api.service(
-            "Class", parallel=s.parallel, capacity=s.capacity, duration=s.duration, **extra
-        )
-        self.other = await api.service("Personal Training", duration=45)
-        weekday = s.day.strftime("%A").lower()
-        for number, member in enumerate(s.members):
-            hours = {
-                weekday: [
-                    {"start": clock_text(a), "end": clock_text(b)} for a, b in member.intervals
-                ]
-            }
-            created = await api.staff(
-                f"Staff {number}", self.outlet, [self.service, self.other], hours
-            )
-            self.staff.append(created)
-            if member.time_off is not None:
-                start, end = member.time_off
-                at = datetime.combine(s.day, time())
-                await api.post(
-                    f"/staff/{created['id']}/time-off",
-                    {
-                        "start": (at + timedelta(minutes=start)).isoformat(),
-                        "end": (at + timedelta(minutes=end)).isoformat(),
-                    },
-                )
-        self.customer = await api.customer()
-        for booking in s.bookings:
-            for _ in range(booking.count):
-                await self.try_booking(
-                    self.other if booking.other_service else self.service,
-                    self.staff[booking.member],
-                    booking.minute,
-                )
-
-    async def try_booking(self, service: Json, staff: Json, minute: int) -> httpx.Response:
-        return await self.api.book_response(
-            self.outlet,
-            self.customer,
-            [(service, staff)],
-            date=self.scenario.day.isoformat(),
-            start=clock_text(minute),
-        )
-
-    async def grid(self) -> list[Json]:
-        day = self.scenario.day.isoformat()
-        params = {
-            "outlet_id": self.outlet["id"],
-            "service_id": self.service["id"],
-            "start_date": day,
-            "end_date": day,
+async def open_scenario(client: httpx.AsyncClient, scenario: Scenario) -> Studio:
+    """The scenario's business on a tenant of its own: the class (``studio.session``) and
+    personal training (``studio.other``), its staff with their hours and time off, and
+    the bookings already made by one regular."""
+    s = scenario
+    studio = await open_studio(Api(client), timezone=s.zone, day=s.day.isoformat())
+    extra = {} if s.slot_interval is None else {"slot_interval": s.slot_interval}
+    session = await studio.offer(
+        "Class",
+        key="session",
+        parallel=s.parallel,
+        capacity=s.capacity,
+        duration=s.duration,
+        **extra,
+    )
+    other = await studio.offer("Personal Training", key="other", duration=45)
+    weekday = s.day.strftime("%A").lower()
+    midnight = datetime.combine(s.day, time())
+    for number, member in enumerate(s.members):
+        hours = {
+            weekday: [{"start": clock_text(a), "end": clock_text(b)} for a, b in member.intervals]
         }
-        slots: list[Json] = (await self.api.get(GRID, params=params))[day]
-        return slots
+        hired = await studio.hire(f"Staff {number}", [session, other], working_hours=hours)
+        if member.time_off is not None:
+            start, end = member.time_off
+            await studio.give_time_off(
+                hired,
+                (midnight + timedelta(minutes=start)).isoformat(),
+                (midnight + timedelta(minutes=end)).isoformat(),
+            )
+    await studio.customer(key="regular")
+    staff = list(studio.staff.values())
+    for booking in s.bookings:
+        for _ in range(booking.count):
+            await try_booking(
+                studio,
+                other if booking.other_service else session,
+                staff[booking.member],
+                booking.minute,
+            )
+    return studio
 
-    def aligned_starts(self) -> list[tuple[Json, int]]:
-        step = self.service["slot_interval"]
-        return [
-            (staff, minute)
-            for staff, member in zip(self.staff, self.scenario.members, strict=True)
-            for begin, end in member.intervals
-            for minute in range(begin, end, step)
-        ]
+
+async def try_booking(studio: Studio, service: Json, staff: Json, minute: int) -> httpx.Response:
+    return await studio.book_response(
+        service, staff, customer=studio.regular, start=clock_text(minute)
+    )
+
+
+async def grid(studio: Studio) -> list[Json]:
+    params = {
+        "outlet_id": studio.outlet["id"],
+        "service_id": studio.session["id"],
+        "start_date": studio.day,
+        "end_date": studio.day,
+    }
+    slots: list[Json] = (await studio.api.get(GRID, params=params))[studio.day]
+    return slots
+
+
+def aligned_starts(studio: Studio, scenario: Scenario) -> list[tuple[Json, int]]:
+    step = studio.session["slot_interval"]
+    return [
+        (staff, minute)
+        for staff, member in zip(studio.staff.values(), scenario.members, strict=True)
+        for begin, end in member.intervals
+        for minute in range(begin, end, step)
+    ]
 
 
 @settings(
@@ -214,23 +204,22 @@ async def test_grid_offers_exactly_the_starts_that_book(
     now = local_midnight(scenario.day, scenario.zone) + timedelta(minutes=scenario.now_minute)
     # Set up a little earlier, so some bookings now lie in the past (within the token's life).
     clock.at = now - timedelta(hours=11)
-    world = World(client, scenario)
-    await world.build()
+    studio = await open_scenario(client, scenario)
     clock.at = now
 
-    listed = {(slot["staff_id"], slot["start_time"][:5]): slot for slot in await world.grid()}
+    listed = {(slot["staff_id"], slot["start_time"][:5]): slot for slot in await grid(studio)}
     probed = set()
-    for staff, minute in world.aligned_starts():
+    for staff, minute in aligned_starts(studio, scenario):
         key = (staff["id"], clock_text(minute))
         probed.add(key)
-        response = await world.try_booking(world.service, staff, minute)
+        response = await try_booking(studio, studio.session, staff, minute)
         assert response.status_code in (201, 409, 422), response.text
         slot = listed.get(key)
         booked = response.status_code == 201
         event(f"probe answered {response.status_code} {response.json().get('code', '')}".strip())
         assert booked == (slot is not None and slot["is_available"]), (key, slot, response.text)
         if booked:
-            await world.api.cancel(response.json())
+            await studio.api.cancel(response.json())
         if slot is not None and scenario.parallel:
             assert_capacity_agrees(slot, response)
     assert set(listed) <= probed, set(listed) - probed

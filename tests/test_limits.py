@@ -19,6 +19,7 @@ from slotbook.clock import FixedClock
 from slotbook.settings import Settings
 from tests.databases import SqliteTemplate, _asyncpg_dsn
 from tests.live_server import LiveServer
+from tests.scenarios import open_studio
 from tests.support import Api
 
 MIB = 1024 * 1024
@@ -133,20 +134,13 @@ async def tight_client(settings: Settings, clock: FixedClock) -> AsyncIterator[h
     await application.state.database.dispose()
 
 
-async def _booking_setup(api: Api) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    await api.signup()
-    outlet = await api.outlet()
-    yoga = await api.service("Yoga", parallel=True, capacity=5)
-    coach = await api.staff("Coach", outlet, [yoga])
-    return outlet, yoga, coach
-
-
 async def test_a_booking_that_cannot_get_its_lock_in_time_answers_503_with_retry_after(
     backend: str, tight_client: httpx.AsyncClient, database_url: str
 ) -> None:
-    api = Api(tight_client)
-    outlet, yoga, coach = await _booking_setup(api)
-    customer = await api.customer()
+    studio = await open_studio(Api(tight_client))
+    yoga = await studio.offer("Yoga", parallel=True, capacity=5)
+    coach = await studio.hire("Coach", [yoga])
+    customer = await studio.customer()
     if backend == "postgres":
         holder: Any = await asyncpg.connect(_asyncpg_dsn(database_url), timeout=5)
         transaction = holder.transaction()
@@ -157,7 +151,7 @@ async def test_a_booking_that_cannot_get_its_lock_in_time_answers_503_with_retry
         holder.execute("BEGIN IMMEDIATE")  # SQLite's one write lock
     try:
         started = time.monotonic()
-        response = await api.book_response(outlet, customer, [(yoga, coach)])
+        response = await studio.book_response(yoga, coach, customer=customer)
         waited = time.monotonic() - started
     finally:
         if backend == "postgres":
@@ -171,4 +165,4 @@ async def test_a_booking_that_cannot_get_its_lock_in_time_answers_503_with_retry
     assert response.json()["code"] == "service_unavailable"
     assert waited < 3, f"waited {waited:.1f}s for a 300 ms lock timeout"
     # The worker is not stuck: the same booking goes through once the lock is free.
-    await api.book(outlet, yoga, coach, customer=customer)
+    await studio.book(yoga, coach, customer=customer)

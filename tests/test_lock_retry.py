@@ -49,27 +49,26 @@ def _deadlocking(times: int, deadlock: Callable[[], Exception]) -> Any:
 
 
 @pytest.fixture
-async def massage_with_john(
-    api: Api, backend: str
-) -> tuple[Studio, dict[str, Any], dict[str, Any]]:
+async def massage_with_john(api: Api, backend: str) -> Studio:
     if backend != "postgres":
         pytest.skip("SQLite's single writer cannot deadlock")
     studio = await open_studio(api)
-    massage = await api.service("Massage")
-    return studio, massage, await api.staff("John", studio.outlet, [massage])
+    massage = await studio.offer("Massage", key="massage")
+    await studio.hire("John", [massage], key="john")
+    return studio
 
 
 @DEADLOCKS
 async def test_a_deadlock_is_retried_and_the_booking_lands(
     api: Api,
-    massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
+    massage_with_john: Studio,
     monkeypatch: pytest.MonkeyPatch,
     deadlock: Callable[[], Exception],
 ) -> None:
-    studio, massage, john = massage_with_john
+    studio = massage_with_john
     lock_staff, calls = _deadlocking(times=2, deadlock=deadlock)
     monkeypatch.setattr(PostgresStorage, "lock", lock_staff)
-    await api.book(studio.outlet, massage, john)
+    await studio.book(studio.massage, studio.john)
     assert calls["count"] == 3
     assert (await api.get("/appointments"))["total"] == 1
 
@@ -77,14 +76,14 @@ async def test_a_deadlock_is_retried_and_the_booking_lands(
 @DEADLOCKS
 async def test_a_deadlock_that_persists_answers_503_and_writes_nothing(
     api: Api,
-    massage_with_john: tuple[Studio, dict[str, Any], dict[str, Any]],
+    massage_with_john: Studio,
     monkeypatch: pytest.MonkeyPatch,
     deadlock: Callable[[], Exception],
 ) -> None:
-    studio, massage, john = massage_with_john
+    studio = massage_with_john
     lock_staff, calls = _deadlocking(times=100, deadlock=deadlock)
     monkeypatch.setattr(PostgresStorage, "lock", lock_staff)
-    response = await api.book_response(studio.outlet, await api.customer(), [(massage, john)])
+    response = await studio.book_response(studio.massage, studio.john)
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.json()["detail"]

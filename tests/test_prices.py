@@ -11,7 +11,8 @@ from babel import Locale
 from babel.numbers import list_currencies
 
 from slotbook.money import currency_digits, display_locale, format_price
-from tests.support import Api, unique_email
+from tests.scenarios import open_studio
+from tests.support import Api
 
 # The brief's and the contract's examples.
 EXAMPLES = [(2000, "USD", "$20.00"), (2000, "JPY", "¥2,000"), (150000, "IDR", "Rp150.000")]
@@ -73,35 +74,21 @@ def test_every_currency_babel_knows_formats() -> None:
 # Through the API and the public booking page
 
 
-async def _business(client: httpx.AsyncClient, currency: str = "USD") -> tuple[Api, str]:
-    response = await client.post(
-        "/api/v1/auth/signup",
-        json={
-            "business_name": "Prices Studio",
-            "email": unique_email(),
-            "password": "correct-horse-1",
-            "currency": currency,
-        },
-    )
-    assert response.status_code == 201, response.text
-    api = Api(client, response.json()["access_token"])
-    me = await api.get("/auth/me")
-    return api, str(me["tenant_slug"])
-
-
 def _fixed(amount: int, currency: str) -> dict[str, Any]:
     return {"type": "FIXED", "base_price": amount, "currency": currency}
 
 
-async def test_the_booking_page_shows_each_price_in_its_currency(client: httpx.AsyncClient) -> None:
-    api, slug = await _business(client)
-    outlet = await api.outlet()
+async def test_the_booking_page_shows_each_price_in_its_currency(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    studio = await open_studio(api, "Prices Studio", currency="USD")
+    slug, outlet = studio.slug, studio.outlet
     services = [
-        await api.service(f"Service {currency}", pricing=_fixed(amount, currency))
+        await studio.offer(f"Service {currency}", pricing=_fixed(amount, currency))
         for amount, currency, _ in EXAMPLES
     ]
-    free = await api.service("Free Trial")
-    await api.staff("John Smith", outlet, [*services, free])
+    free = await studio.offer("Free Trial")
+    await studio.hire("John Smith", [*services, free])
     for service, (amount, currency, _) in zip(services, EXAMPLES, strict=True):
         assert service["pricing"] == _fixed(amount, currency)
 
@@ -126,23 +113,21 @@ async def test_the_booking_page_shows_each_price_in_its_currency(client: httpx.A
 
 
 async def test_the_price_shorthand_is_in_the_tenant_currency_unit(
-    client: httpx.AsyncClient,
+    api: Api, client: httpx.AsyncClient
 ) -> None:
-    api, slug = await _business(client, currency="JPY")
-    outlet = await api.outlet(timezone="Asia/Tokyo")
-    massage = await api.service("Massage", price=2000)
+    studio = await open_studio(api, "Prices Studio", currency="JPY", timezone="Asia/Tokyo")
+    slug, outlet = studio.slug, studio.outlet
+    massage = await studio.offer("Massage", price=2000)
     assert massage["pricing"] == _fixed(2000, "JPY")
-    await api.staff("Aiko", outlet, [massage])
+    await studio.hire("Aiko", [massage])
     page = await api.get(f"/public/{slug}/outlets/{outlet['id']}")
     assert page["services"][0]["price"]["label"] == "¥2,000"
     response = await client.get(f"/book/{slug}/{outlet['id']}")
     assert "¥2,000" in html.unescape(response.text)
 
 
-async def test_a_price_is_a_whole_non_negative_number_in_a_known_currency(
-    client: httpx.AsyncClient,
-) -> None:
-    api, _ = await _business(client)
+async def test_a_price_is_a_whole_non_negative_number_in_a_known_currency(api: Api) -> None:
+    await api.signup("Prices Studio", currency="USD")
     for pricing, field in [
         (_fixed(2000, "XYZ"), "currency"),
         (_fixed(2000, "ABC"), "currency"),

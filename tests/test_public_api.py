@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,67 +13,23 @@ from fastapi import FastAPI
 from slotbook.app import create_app
 from slotbook.clock import FixedClock
 from slotbook.settings import Settings
-from tests.support import CONFLICT_DETAIL, MONDAY, Api
+from tests.scenarios import Studio, open_staffed_studio
+from tests.support import CONFLICT_DETAIL, MONDAY, Api, client_for
+from tests.support import public_booking_body as booking_body
 
-_addresses = itertools.count(1)
+# ``studio``, ``booking_body`` and ``client_for`` are imported from here by other tests.
+__all__ = ["booking_body", "client_for", "studio"]
 
 
-def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
-    """A client with an address of its own, so rate limits never leak between tests."""
-    number = next(_addresses)
-    host = address or f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
-    transport = httpx.ASGITransport(app=app, client=(host, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+async def studio(api: Api, name: str = "Lotus Yoga") -> Studio:
+    """The studio of these tests: ``tests.scenarios.open_staffed_studio``."""
+    return await open_staffed_studio(api, name)
 
 
 @pytest.fixture
 async def public(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as http:
         yield http
-
-
-@dataclass
-class Studio:
-    slug: str
-    outlet: dict[str, Any]
-    yoga: dict[str, Any]
-    haircut: dict[str, Any]
-    john: dict[str, Any]
-    anna: dict[str, Any]
-
-    @property
-    def base(self) -> str:
-        return f"/api/v1/public/{self.slug}/outlets/{self.outlet['id']}"
-
-
-async def studio(api: Api, name: str = "Lotus Yoga") -> Studio:
-    await api.signup(name)
-    me = await api.get("/auth/me")
-    outlet = await api.outlet()
-    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
-    haircut = await api.service("Haircut")
-    john = await api.staff("John Smith", outlet, [yoga])
-    anna = await api.staff("Anna Lee", outlet, [haircut])
-    return Studio(me["tenant_slug"], outlet, yoga, haircut, john, anna)
-
-
-def booking_body(
-    service: dict[str, Any],
-    staff: dict[str, Any],
-    *,
-    start: str = "10:00",
-    email: str = "walk.in@example.com",
-    name: str = "Walk In",
-) -> dict[str, Any]:
-    return {
-        "service_id": service["id"],
-        "staff_id": staff["id"],
-        "date": MONDAY,
-        "start_time": start,
-        "name": name,
-        "email": email,
-        "phone": "+44 20 7946 0000",
-    }
 
 
 async def monday_slot(
@@ -97,7 +51,7 @@ async def test_a_customer_books_a_class_and_no_answer_shows_other_customers(
     place = await studio(api)
     others = [await api.customer(f"Private Person {n}") for n in range(3)]
     for other in others:
-        await api.book(place.outlet, place.yoga, place.john, customer=other)
+        await place.book(place.yoga, place.john, customer=other)
 
     answers = [await public.get(place.base)]
     slot = await monday_slot(public, place, place.yoga)
@@ -109,9 +63,7 @@ async def test_a_customer_books_a_class_and_no_answer_shows_other_customers(
     answers.append(await public.get(f"/api/v1/public/bookings/{token}"))
     answers.append(await public.get(f"/my-booking/{token}"))
     answers.append(booked)
-    answers.append(
-        await public.get(f"{place.base}/slots", params={"service_id": place.yoga["id"]})
-    )
+    answers.append(await public.get(f"{place.base}/slots", params={"service_id": place.yoga["id"]}))
     assert (await monday_slot(public, place, place.yoga))["label"] == "6/10 spots left"
 
     for answer in answers:
@@ -328,15 +280,15 @@ async def test_classes_read_spots_left_then_almost_full_then_full_and_refuse_a_b
 ) -> None:
     place = await studio(api)
     for _ in range(8):
-        await api.book(place.outlet, place.yoga, place.john)
+        await place.book(place.yoga, place.john)
     eight = await monday_slot(public, place, place.yoga)
     assert eight["label"] == "2/10 spots left"  # 80% taken is not yet "more than 80%"
     assert eight["almost_full"] is False
-    await api.book(place.outlet, place.yoga, place.john)
+    await place.book(place.yoga, place.john)
     nine = await monday_slot(public, place, place.yoga)
     assert nine["label"] == "1/10 spots left - Almost Full!"
     assert nine["almost_full"] is True
-    await api.book(place.outlet, place.yoga, place.john)
+    await place.book(place.yoga, place.john)
     full = await monday_slot(public, place, place.yoga)
     assert (full["label"], full["bookable"], full["spots_left"]) == ("Full", False, 0)
 

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 from slotbook.booking.models import AppointmentLine
 from tests.databases import POSTGRES_ENV, PostgresDatabase, SqliteTemplate, postgres_admin_url
 from tests.live_server import LiveServer
+from tests.scenarios import Studio, open_studio
 from tests.support import CONFLICT_DETAIL, Api
 
 pytestmark = [pytest.mark.live, pytest.mark.db]
@@ -48,29 +49,6 @@ def race_day() -> date:
     """A Monday at least eight weeks from today (the live server uses the real clock)."""
     day = datetime.now(UTC).date() + timedelta(weeks=8)
     return day + timedelta(days=(7 - day.weekday()) % 7)
-
-
-@dataclass
-class Studio:
-    """One business on the live server: an outlet and a staff member teaching a class."""
-
-    api: Api
-    http: httpx.AsyncClient
-    outlet: dict[str, Any]
-    staff: dict[str, Any]
-    services: dict[str, dict[str, Any]]
-    day: str = field(default_factory=lambda: race_day().isoformat())
-
-    def booking(self, service: str, customer: dict[str, Any], start: str) -> dict[str, Any]:
-        return {
-            "outlet_id": self.outlet["id"],
-            "customer_id": customer["id"],
-            "appointment_date": self.day,
-            "start_time": start,
-            "services": [
-                {"service_id": self.services[service]["id"], "staff_id": self.staff["id"]}
-            ],
-        }
 
 
 @dataclass
@@ -180,13 +158,17 @@ async def setup_call(api: Api, method: str, path: str, body: Any, expect: int) -
     return response.json()
 
 
-async def open_studio(http: httpx.AsyncClient, **services: dict[str, Any]) -> Studio:
-    api = Api(http)
-    await api.signup(business_name="Race Studio")
-    outlet = await api.outlet()
-    made = {name: await api.service(name, **options) for name, options in services.items()}
-    staff = await api.staff("John Smith", outlet, list(made.values()))
-    return Studio(api, http, outlet, staff, made)
+async def race_studio(http: httpx.AsyncClient) -> Studio:
+    """A business of its own on the live server, booking for the race day."""
+    return await open_studio(Api(http), "Race Studio", day=race_day().isoformat())
+
+
+async def yoga_class(http: httpx.AsyncClient) -> Studio:
+    """John Smith teaches Group Yoga, ten spots a session."""
+    studio = await race_studio(http)
+    yoga = await studio.offer("Group Yoga", key="yoga", parallel=True, capacity=10)
+    await studio.hire("John Smith", [yoga], key="john")
+    return studio
 
 
 async def customers(studio: Studio, count: int) -> list[dict[str, Any]]:
@@ -202,11 +184,16 @@ async def customers(studio: Studio, count: int) -> list[dict[str, Any]]:
     )
 
 
+def yoga_booking(studio: Studio, customer: dict[str, Any], start: str) -> dict[str, Any]:
+    return studio.booking(studio.yoga, studio.john, customer, start=start)
+
+
 async def book_beforehand(
-    studio: Studio, service: str, people: list[dict[str, Any]], start: str
+    studio: Studio, people: list[dict[str, Any]], start: str
 ) -> list[dict[str, Any]]:
+    """Each of ``people`` books John's yoga class at ``start``."""
     return await gather_limited(
-        setup_call(studio.api, "POST", "/appointments", studio.booking(service, c, start), 201)
+        setup_call(studio.api, "POST", "/appointments", yoga_booking(studio, c, start), 201)
         for c in people
     )
 
@@ -221,7 +208,7 @@ async def race(
     studio: Studio, requests: list[tuple[str, str, Any]], allowed: Iterable[int]
 ) -> RaceResult:
     """Release every request at the same instant; retry the 503s; check the statuses."""
-    http, headers = studio.http, studio.api.headers
+    http, headers = studio.api.client, studio.api.headers
     await warm_connections(http, len(requests))
     go = asyncio.Event()
 
@@ -301,7 +288,7 @@ def session_sizes(lines: list[StoredLine]) -> Counter[tuple[str, datetime, datet
 async def confirmed_of(studio: Studio) -> list[dict[str, Any]]:
     page = await studio.api.get(
         "/appointments",
-        params={"staff_id": studio.staff["id"], "status": "confirmed", "limit": 500},
+        params={"staff_id": studio.john["id"], "status": "confirmed", "limit": 500},
     )
     assert page["total"] == len(page["items"])
     return list(page["items"])
@@ -315,11 +302,11 @@ async def run_capacity_race(
     studio: Studio, start: str, people: list[dict[str, Any]], *, booked: int
 ) -> RaceResult:
     """``booked`` people book the session first; then all the others race for the rest."""
-    await book_beforehand(studio, "Group Yoga", people[:booked], start)
+    await book_beforehand(studio, people[:booked], start)
     racers = people[booked:]
     return await race(
         studio,
-        [("POST", "/appointments", studio.booking("Group Yoga", c, start)) for c in racers],
+        [("POST", "/appointments", yoga_booking(studio, c, start)) for c in racers],
         allowed={201, 409},
     )
 
@@ -328,7 +315,7 @@ async def test_two_hundred_customers_race_for_the_last_five_spots_and_exactly_fi
     race_server: RunningServer,
 ) -> None:
     async with racing_client(race_server.base_url) as http:
-        studio = await open_studio(http, **{"Group Yoga": {"parallel": True, "capacity": 10}})
+        studio = await yoga_class(http)
         people = await customers(studio, 205)
         result = await run_capacity_race(studio, "10:00", people, booked=5)
 
@@ -344,7 +331,7 @@ async def test_two_hundred_customers_race_for_the_last_five_spots_and_exactly_fi
         confirmed = await confirmed_of(studio)
         assert len(in_session(confirmed, studio.day, "10:00:00")) == 10
         assert winners <= {a["id"] for a in confirmed}
-        stored = await stored_active_lines(race_server.database_url, studio.staff["id"])
+        stored = await stored_active_lines(race_server.database_url, studio.john["id"])
         assert len(stored) == 10
         assert set(session_sizes(stored).values()) == {10}
 
@@ -353,14 +340,14 @@ async def test_sixty_appointments_race_to_reschedule_into_the_last_spot_and_exac
     race_server: RunningServer,
 ) -> None:
     async with racing_client(race_server.base_url) as http:
-        studio = await open_studio(http, **{"Group Yoga": {"parallel": True, "capacity": 10}})
+        studio = await yoga_class(http)
         people = await customers(studio, 69)
         # Session B (10:00) has one spot left; six full sessions later that day want to move in.
-        await book_beforehand(studio, "Group Yoga", people[:9], "10:00")
+        await book_beforehand(studio, people[:9], "10:00")
         movers: list[dict[str, Any]] = []
         for hour in range(12, 18):
             chunk = people[9 + (hour - 12) * 10 : 9 + (hour - 11) * 10]
-            movers += await book_beforehand(studio, "Group Yoga", chunk, f"{hour}:00")
+            movers += await book_beforehand(studio, chunk, f"{hour}:00")
         assert len(movers) == 60
         before = {a["id"]: a for a in await confirmed_of(studio)}
 
@@ -396,7 +383,7 @@ async def test_sixty_appointments_race_to_reschedule_into_the_last_spot_and_exac
         assert [e["type"] for e in history["items"]] == ["created", "rescheduled"]
 
         stored = session_sizes(
-            await stored_active_lines(race_server.database_url, studio.staff["id"])
+            await stored_active_lines(race_server.database_url, studio.john["id"])
         )
         # B is exactly full; the winner's old session lost one; the other five stay full.
         assert sorted(stored.values()) == [9, 10, 10, 10, 10, 10, 10]
@@ -407,24 +394,20 @@ async def test_a_group_class_and_a_private_session_race_for_one_teacher_and_only
     race_server: RunningServer,
 ) -> None:
     async with racing_client(race_server.base_url) as http:
-        studio = await open_studio(
-            http,
-            **{
-                "Group Yoga": {"parallel": True, "capacity": 5},
-                "Private Session": {"parallel": False},
-            },
-        )
+        studio = await race_studio(http)
+        group = await studio.offer("Group Yoga", parallel=True, capacity=5)
+        private = await studio.offer("Private Session")
+        john = await studio.hire("John Smith", [group, private], key="john")
         people = await customers(studio, 120)
-        group_id = studio.services["Group Yoga"]["id"]
-        private_id = studio.services["Private Session"]["id"]
+        group_id, private_id = group["id"], private["id"]
         winners: list[str] = []
         # Two rounds, each on a fresh hour: a group class at :00-:00 and private sessions
         # starting half an hour in, interleaved; first group-first, then private-first.
         for hour, group_first in ((10, True), (14, False)):
             requests = [
-                ("POST", "/appointments", studio.booking("Group Yoga", c, f"{hour}:00"))
+                ("POST", "/appointments", studio.booking(group, john, c, start=f"{hour}:00"))
                 if (n % 2 == 0) == group_first
-                else ("POST", "/appointments", studio.booking("Private Session", c, f"{hour}:30"))
+                else ("POST", "/appointments", studio.booking(private, john, c, start=f"{hour}:30"))
                 for n, c in enumerate(people)
             ]
             result = await race(studio, requests, allowed={201, 409})
@@ -447,7 +430,7 @@ async def test_a_group_class_and_a_private_session_race_for_one_teacher_and_only
             winners.append("group class (5 of 5)" if group_won else "private session (1 of 1)")
         print(f"winners: {winners}")
 
-        stored = await stored_active_lines(race_server.database_url, studio.staff["id"])
+        stored = await stored_active_lines(race_server.database_url, studio.john["id"])
         assert len(stored) == sum(5 if w.startswith("group") else 1 for w in winners)
         for a in stored:  # never in two places: overlapping lines are one session
             for b in stored:
@@ -492,7 +475,7 @@ async def test_without_booking_locks_the_same_race_overbooks_so_the_race_test_ca
     )
     with started(unsafe) as server:
         async with racing_client(server.base_url) as http:
-            studio = await open_studio(http, **{"Group Yoga": {"parallel": True, "capacity": 10}})
+            studio = await yoga_class(http)
             people = await customers(studio, 205)
             observed: list[int] = []
             deadline = time.monotonic() + CONTROL_SECONDS
@@ -502,7 +485,7 @@ async def test_without_booking_locks_the_same_race_overbooks_so_the_race_test_ca
                 start = f"{10 + round_number}:00"
                 result = await run_capacity_race(studio, start, people, booked=5)
                 stored = session_sizes(
-                    await stored_active_lines(fresh_database_url, studio.staff["id"])
+                    await stored_active_lines(fresh_database_url, studio.john["id"])
                 )
                 confirmed = await confirmed_of(studio)
                 in_this_session = len(in_session(confirmed, studio.day, f"{start}:00"))

@@ -86,8 +86,8 @@ async def test_a_booking_whose_commit_fails_writes_nothing(
     PostgreSQL (the storage layer's fast path); they belong to the request's transaction
     all the same."""
     studio = await open_studio(api)
-    massage = await api.service("Massage")
-    john = await api.staff("John", studio.outlet, [massage])
+    massage = await studio.offer("Massage")
+    john = await studio.hire("John", [massage])
     customer = await api.customer()
     failures = _fail_next_commit(
         monkeypatch, OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
@@ -96,7 +96,7 @@ async def test_a_booking_whose_commit_fails_writes_nothing(
     assert failures == [1], "the commit was never attempted"
     assert response.status_code == 503, response.text
     assert await api.get("/appointments") == {"items": [], "total": 0}
-    await api.book(studio.outlet, massage, john)  # and the slot is still free
+    await studio.book(massage, john)  # and the slot is still free
 
 
 # A connection the driver itself finds broken (the server ended it between the pool's
@@ -148,8 +148,8 @@ async def test_a_connection_the_driver_finds_broken_is_answered_503_and_replaced
     if backend != "postgres":
         pytest.skip("statements go to the asyncpg driver directly on PostgreSQL only")
     studio = await open_studio(api)
-    massage = await api.service("Massage")
-    john = await api.staff("John", studio.outlet, [massage])
+    massage = await studio.offer("Massage")
+    john = await studio.hire("John", [massage])
     customer = await api.customer()
     broken = break_once(monkeypatch)
     response = await api.book_response(studio.outlet, customer, [(massage, john)])
@@ -158,5 +158,5 @@ async def test_a_connection_the_driver_finds_broken_is_answered_503_and_replaced
     assert response.headers["retry-after"]
     assert response.json()["detail"]
     assert broken[0].is_closed(), "a broken connection went back to the pool"
-    await api.book(studio.outlet, massage, john)
+    await studio.book(massage, john)
     assert (await api.get("/appointments"))["total"] == 1

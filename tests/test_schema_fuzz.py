@@ -30,7 +30,7 @@ from slotbook.app import create_app
 from slotbook.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.databases import PostgresDatabase, SqliteTemplate, postgres_admin_url
-from tests.support import EVERY_DAY_8_TO_22
+from tests.support import EVERY_DAY_8_TO_22, appointment_body
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 (not installed); its test client, which schemathesis uses
@@ -111,13 +111,7 @@ def _set_up_tenant(client: TestClient) -> Tenant:
         )
         appointment = post(
             "/appointments",
-            {
-                "outlet_id": outlet["id"],
-                "customer_id": customer["id"],
-                "appointment_date": "2030-01-07",
-                "start_time": "10:00",
-                "services": [{"service_id": service["id"], "staff_id": staff["id"]}],
-            },
+            appointment_body(outlet, customer, [(service, staff)], date="2030-01-07"),
             headers,
         )
     ids = {

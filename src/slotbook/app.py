@@ -20,8 +20,10 @@ from slotbook.booking import service as booking_service
 from slotbook.booking.routes import router as booking_router
 from slotbook.catalog.routes import router as catalog_router
 from slotbook.clock import Clock, SystemClock
+from slotbook.desk.routes import router as desk_router
 from slotbook.docs import install_docs
 from slotbook.errors import DomainError, ServiceBusy
+from slotbook.feeds.routes import router as feeds_router
 from slotbook.health import router as health_router
 from slotbook.logging import configure_logging
 from slotbook.middleware import BodyLimit, RequestContext
@@ -68,7 +70,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(health_router)
     for router in (auth_router, catalog_router, booking_router, availability_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(desk_router, prefix=API_PREFIX)
     app.include_router(public_router, prefix=f"{API_PREFIX}/public")
+    app.include_router(feeds_router)  # /api/v1/calendar-feeds and /feeds/{token}.ics
     app.include_router(web_router)
     _register_error_handlers(app)
     _document_errors(app)

@@ -8,14 +8,21 @@ from slotbook.booking.models import (
     IdempotencyRecord,
 )
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
+from slotbook.feeds.models import CalendarFeed
+from slotbook.notifications.models import NotificationDelivery, NotificationReminder
+from slotbook.outbox import OutboxEvent
 from slotbook.public.models import RateLimitWindow
 
 __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentLine",
+    "CalendarFeed",
     "Customer",
     "IdempotencyRecord",
+    "NotificationDelivery",
+    "NotificationReminder",
+    "OutboxEvent",
     "Outlet",
     "RateLimitWindow",
     "Service",

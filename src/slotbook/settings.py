@@ -36,6 +36,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     public_rate_limit_per_minute: int = Field(default=30, ge=1)
 
+    # Notifications: links in emails, reminders, mail transport, the outbox worker.
+    public_url: str = "http://127.0.0.1:8000"
+    reminder_hours: float = Field(default=24, ge=0)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_from: str = "bookings@localhost"
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    worker_poll_seconds: float = Field(default=1, gt=0)
+    worker_batch_size: int = Field(default=50, ge=1, le=1000)
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    worker_lease_seconds: float = Field(default=60, gt=0)
+    worker_max_attempts: int = Field(default=8, ge=1)
+    worker_backoff_seconds: float = Field(default=30, gt=0)
+    worker_backoff_max_seconds: float = Field(default=3600, gt=0)
+
     # Only the race-control tests turn this on: it shows the race tests can fail.
     unsafe_disable_booking_locks: bool = False
 
@@ -75,7 +93,7 @@ class InvalidSetting(ValueError):
 
 
 # Values never repeated in an error message.
-_SECRET_FIELDS = frozenset({"secret_key", "database_url"})
+_SECRET_FIELDS = frozenset({"secret_key", "database_url", "smtp_password"})
 
 
 def load_settings() -> Settings:

@@ -58,3 +58,9 @@ async def slug_taken(session: AsyncSession, slug: str, *, other_than: str) -> bo
 async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     tenant: Tenant | None = await session.get(Tenant, tenant_id)
     return tenant
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    stmt = sa.select(Tenant).where(Tenant.slug == slug)
+    tenant: Tenant | None = (await storage_of(session).execute(session, stmt)).scalar_one_or_none()
+    return tenant

@@ -163,3 +163,14 @@ async def update_tenant(session: AsyncSession, principal: Principal, data: Tenan
 async def tenant_slug(session: AsyncSession, tenant_id: str) -> str:
     tenant = await repository.get_tenant(session, tenant_id)
     return tenant.slug if tenant else ""
+
+
+# For the public booking pages, which name the business by its slug and have no principal
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await repository.tenant_by_slug(session, slug)
+
+
+async def find_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
+    return await repository.get_tenant(session, tenant_id)

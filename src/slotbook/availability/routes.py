@@ -45,6 +45,8 @@ async def availability_grid(
         staff_id=staff_id,
         now=clock.now(),
     )
-    # Rendered in the documented shape already (see ``schemas``), not validated again:
-    # for a month of slots that would cost more than computing them.
+    # Joined from the slots' pre-rendered parts, whose fields the response model is
+    # generated from (see ``schemas``), and not validated again: for a month of slots
+    # that would cost more than computing them. tests/test_grid_slot_contract.py checks
+    # that the answer validates against the response model, field for field.
     return Response(grid_json, media_type="application/json")

@@ -8,18 +8,24 @@ succeed.
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.availability import schemas
 from slotbook.availability.repository import BookedSession, GridRepository
+from slotbook.availability.schemas import (
+    DaySlots,
+    Grid,
+    SlotStaff,
+    SlotTimes,
+    SlotVerdict,
+    StartSlots,
+)
 from slotbook.errors import InvalidInput
 from slotbook.scheduling import rules
 
@@ -27,6 +33,9 @@ from slotbook.scheduling import rules
 SessionSignature = tuple[str, int, int, int]
 # (start minute, signatures of the sessions around the slot), within one day
 Situation = tuple[int, tuple[SessionSignature, ...]]
+# The slots of one start while a day is computed: its times, then its staff and their
+# verdicts, in two columns (see ``schemas.StartSlots``)
+StartColumns = tuple[SlotTimes, list[SlotStaff], list[SlotVerdict]]
 # Far enough from date.min and date.max that the day arithmetic around a range never
 # overflows (which would be a 500), and wider than any booking anyone makes.
 EARLIEST_DATE = date(1900, 1, 1)
@@ -35,7 +44,7 @@ LATEST_DATE = date(9998, 12, 31)
 
 @dataclass(frozen=True, slots=True)
 class SlotTiming:
-    """One wall-clock start of one day: its instants and its opening JSON.
+    """One wall-clock start of one day: its instants and its slot times.
 
     The instants also come in epoch seconds, the unit sessions are searched in.
     ``reach_back`` is the start minus the longest booked session: a session starting at
@@ -47,7 +56,7 @@ class SlotTiming:
     starts_epoch: int
     ends_epoch: int
     reach_back_epoch: int
-    opening_json: str
+    times: SlotTimes
 
 
 class StaffSessions:
@@ -97,7 +106,7 @@ class GridMember:
 
     ``schedule_group`` is shared by staff whose hours and time off are equal."""
 
-    staff_json: str
+    staff: SlotStaff
     schedule: rules.Schedule
     schedule_group: int
     sessions: StaffSessions
@@ -152,7 +161,7 @@ class SlotClock:
             starts_epoch,
             int(ends_at.timestamp()),
             starts_epoch - self.longest_session,
-            schemas.slot_opening_json(f"{clock:%H:%M:%S}", f"{end_clock:%H:%M:%S}"),
+            schemas.slot_times(clock, end_clock.time()),
         )
 
 
@@ -187,22 +196,23 @@ def compute_grid(
     slot_clock: SlotClock,
     interval: int,
     now: datetime,
-) -> str:
-    """The grid as JSON: every listed start judged by the booking rules, in memory,
-    ordered by start time, then staff name.
+) -> Grid:
+    """Every listed start judged by the booking rules, in memory, ordered by start time,
+    then staff name.
 
     Staff with equal hours share their listed starts. A slot's verdict depends only on
     its start and the sessions around it, and most sessions look alike (empty, or
     holding the same number of bookings), so each distinct situation of a day is judged
     once and reused for every staff member in it. This loop runs once per slot (13,000
-    times for a month of 30 staff), so it keeps to local names.
+    times for a month of 30 staff), so it keeps to local names and allocates nothing
+    per slot: it appends the slot's staff and verdict to its start's two columns.
     """
     judge = SlotJudge(policy, now)
-    rendered_days: list[tuple[date, list[str]]] = []
+    grid: Grid = {}
     for day in days:
-        by_minute: dict[int, list[str]] = {}
+        by_minute: dict[int, StartColumns] = {}
         starts_of_group: dict[int, list[tuple[int, SlotTiming]]] = {}
-        verdicts: dict[Situation, str] = {}
+        verdicts: dict[Situation, SlotVerdict] = {}
         for member in members:  # in name order, which each minute's list keeps
             group = member.schedule_group
             day_starts = starts_of_group.get(group)
@@ -210,11 +220,11 @@ def compute_grid(
                 day_starts = starts_of_group[group] = slot_clock.listed_starts(
                     member.schedule, day, interval
                 )
-                for minute, _timing in day_starts:
-                    by_minute.setdefault(minute, [])
+                for minute, timing in day_starts:
+                    by_minute.setdefault(minute, (timing.times, [], []))
             session_starts = member.sessions.starts
             signatures = member.sessions.signatures
-            staff_json = member.staff_json
+            staff = member.staff
             for minute, timing in day_starts:
                 low = bisect_right(session_starts, timing.reach_back_epoch)
                 high = bisect_left(session_starts, timing.ends_epoch, low)
@@ -222,15 +232,15 @@ def compute_grid(
                 verdict = verdicts.get(situation)
                 if verdict is None:
                     verdict = verdicts[situation] = judge(member.sessions, timing, low, high)
-                by_minute[minute].append(timing.opening_json + staff_json + verdict)
-        rendered_days.append(
-            (day, [slot for minute in sorted(by_minute) for slot in by_minute[minute]])
-        )
-    return schemas.grid_json(rendered_days)
+                _times, staff_column, verdict_column = by_minute[minute]
+                staff_column.append(staff)
+                verdict_column.append(verdict)
+        grid[day] = DaySlots([StartSlots(*by_minute[minute]) for minute in sorted(by_minute)])
+    return grid
 
 
 class SlotJudge:
-    """A listed slot through the booking rules: the rest of its JSON.
+    """A listed slot through the booking rules: its verdict.
 
     ``rules.decide`` is ``rules.judge`` over ``occupancy``, ``within_schedule`` and the
     clock. Listed slots are within schedule already. ``occupancy`` depends only on where
@@ -242,9 +252,11 @@ class SlotJudge:
     def __init__(self, policy: rules.ServicePolicy, now: datetime) -> None:
         self.policy = policy
         self.now = now
-        self._verdicts: dict[tuple[tuple[SessionSignature, ...], bool], str] = {}
+        self._verdicts: dict[tuple[tuple[SessionSignature, ...], bool], SlotVerdict] = {}
 
-    def __call__(self, sessions: StaffSessions, timing: SlotTiming, low: int, high: int) -> str:
+    def __call__(
+        self, sessions: StaffSessions, timing: SlotTiming, low: int, high: int
+    ) -> SlotVerdict:
         origin = timing.starts_epoch
         layout = tuple(
             (service_id, starts_epoch - origin, ends_epoch - origin, bookings)
@@ -259,7 +271,7 @@ class SlotJudge:
             )
             decision = rules.judge(self.policy, held, within_hours=True, in_past=in_past)
             parallel = self.policy.allow_parallel_bookings
-            verdict = self._verdicts[(layout, in_past)] = schemas.slot_closing_json(
+            verdict = self._verdicts[(layout, in_past)] = schemas.slot_verdict(
                 decision.allowed,
                 parallel,
                 decision.available_capacity if parallel else None,
@@ -283,22 +295,6 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
-class SlotRow(TypedDict):
-    """One ``AvailabilitySlot`` as plain data, for callers inside the application."""
-
-    start_time: str
-    end_time: str
-    staff_id: str
-    staff_name: str
-    is_available: bool
-    allows_parallel_bookings: bool
-    available_capacity: int | None
-    max_capacity: int | None
-
-
-Grid = dict[str, list[SlotRow]]
-
-
 async def availability_grid(
     session: AsyncSession,
     tenant_id: str,
@@ -310,40 +306,14 @@ async def availability_grid(
     staff_id: str | None,
     now: datetime,
 ) -> Grid:
-    """The grid as data, for callers inside the application (the public booking pages):
-    exactly what the endpoint serves, read back from the same JSON."""
-    grid: Grid = json.loads(
-        await availability_grid_json(
-            session,
-            tenant_id,
-            outlet_id=outlet_id,
-            service_id=service_id,
-            start_date=start_date,
-            end_date=end_date,
-            staff_id=staff_id,
-            now=now,
-        )
-    )
-    return grid
-
-
-async def availability_grid_json(
-    session: AsyncSession,
-    tenant_id: str,
-    *,
-    outlet_id: str,
-    service_id: str,
-    start_date: date,
-    end_date: date,
-    staff_id: str | None,
-    now: datetime,
-) -> str:
-    """The grid as JSON text, in the shape of ``schemas.AvailabilityGrid``."""
+    """The grid: a key for every date, each with its slots (``schemas.GridSlot``) ordered
+    by start time, then staff name. The endpoint writes it as JSON (``grid_json``); the
+    public booking pages read its values."""
     days = dates_in_range(start_date, end_date)
     repo = GridRepository(session, tenant_id)
     subject = await repo.subject(outlet_id, service_id, staff_id)
     if not subject.staff:
-        return schemas.grid_json((day, []) for day in days)
+        return {day: DaySlots() for day in days}
     zone, service = subject.zone, subject.service
     duration = timedelta(minutes=service.duration)
     # Every slot starts on or after the first local midnight and ends before the
@@ -355,7 +325,7 @@ async def availability_grid_json(
     sessions = await repo.sessions([m.id for m in subject.staff], window_start, window_end)
     members = [
         GridMember(
-            schemas.staff_json(member.id, member.name),
+            SlotStaff(member.id, member.name),
             schedules[member.id],
             groups[member.id],
             StaffSessions(sessions[member.id]) if member.id in sessions else NO_SESSIONS,
@@ -371,3 +341,29 @@ async def availability_grid_json(
         service.slot_interval,
         now.astimezone(UTC),
     )
+
+
+async def availability_grid_json(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    outlet_id: str,
+    service_id: str,
+    start_date: date,
+    end_date: date,
+    staff_id: str | None,
+    now: datetime,
+) -> str:
+    """The grid as the endpoint answers it: JSON in the shape of ``schemas.AvailabilityGrid``,
+    joined from the slots' pre-rendered parts."""
+    grid = await availability_grid(
+        session,
+        tenant_id,
+        outlet_id=outlet_id,
+        service_id=service_id,
+        start_date=start_date,
+        end_date=end_date,
+        staff_id=staff_id,
+        now=now,
+    )
+    return schemas.grid_json(grid)

@@ -11,7 +11,11 @@ from slotbook.storage import Base, TenantScoped, UTCDateTime
 
 class Appointment(TenantScoped, Base):
     __tablename__ = "appointments"
-    __table_args__ = (sa.Index(None, "tenant_id", "customer_id"),)
+    __table_args__ = (
+        sa.Index(None, "tenant_id", "customer_id"),
+        # The reminder worker reads what starts soon, across tenants.
+        sa.Index(None, "starts_at"),
+    )
 
     outlet_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("outlets.id"))
     customer_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("customers.id"))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from slotbook.booking.models import (
 from slotbook.booking.schemas import AppointmentFilters
 from slotbook.catalog.models import Outlet, Service, Staff
 from slotbook.ids import new_id
+from slotbook.outbox import INSERT_NOTICES, Notice, appointment_stream, notice_rows
 from slotbook.repository import TenantRepository
 from slotbook.scheduling.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
 from slotbook.storage import TENANT_ID, Query, epoch_seconds
@@ -65,6 +66,8 @@ class NewEvent:
     at: datetime
     actor: Actor
     data: dict[str, Any]
+    # What the outbox event carries beyond the history's ``data`` (e.g. the instants).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # The statements every booking runs, built once (see ``repository.prepared_query``).
@@ -264,23 +267,54 @@ class AppointmentRepository(TenantRepository[Appointment]):
         await self.storage.insert_rows(self.session, _INSERT_APPOINTMENT, [_row(appointment)])
         await self.storage.insert_rows(self.session, _INSERT_LINE, [_row(line) for line in lines])
 
-    async def record_events(self, events: Sequence[NewEvent]) -> None:
+    async def record_events(
+        self, events: Sequence[NewEvent], notices: Sequence[Notice] = ()
+    ) -> None:
         """Write history entries: the one way every change to an appointment is recorded,
-        in the transaction that makes it."""
-        rows = [
-            {
-                "id": new_id(),
-                "tenant_id": self.tenant_id,
+        in the transaction that makes it.
+
+        Each entry is also an outbox event ("appointment.<type>", keyed by the entry's
+        id) for the worker to deliver once the transaction commits, and ``notices`` are
+        further events of the same change (e.g. "session.full"): one insert for the
+        history, one for the outbox.
+        """
+        rows: list[dict[str, Any]] = []
+        outbox: list[Notice] = []
+        for event in events:
+            event_id = new_id()
+            rows.append(
+                {
+                    "id": event_id,
+                    "tenant_id": self.tenant_id,
+                    "appointment_id": event.appointment_id,
+                    "type": event.type,
+                    "at": event.at,
+                    "user_id": event.actor.user_id,
+                    "actor": event.actor.kind,
+                    "data": event.data,
+                }
+            )
+            payload = {
                 "appointment_id": event.appointment_id,
-                "type": event.type,
-                "at": event.at,
-                "user_id": event.actor.user_id,
                 "actor": event.actor.kind,
-                "data": event.data,
+                "user_id": event.actor.user_id,
+                **event.data,
+                **event.extra,
             }
-            for event in events
-        ]
+            outbox.append(
+                Notice(
+                    event_id,
+                    f"appointment.{event.type}",
+                    appointment_stream(event.appointment_id),
+                    event.at,
+                    payload,
+                )
+            )
         await self.storage.insert_rows(self.session, _INSERT_EVENT, rows)
+        outbox.extend(notices)
+        await self.storage.insert_rows(
+            self.session, INSERT_NOTICES, notice_rows(self.tenant_id, outbox)
+        )
 
     async def events_of(self, appointment_id: str) -> list[AppointmentEvent]:
         stmt = (

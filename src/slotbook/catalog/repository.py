@@ -91,6 +91,26 @@ class ServiceRepository(ViewRepository[Service, ServiceView]):
             stmt = stmt.where(Service.id != other_than)
         return (await self.execute(stmt.limit(1))).first() is not None
 
+    async def offered_at(self, outlet_id: str) -> list[Service]:
+        """Active services that at least one active staff member of the outlet offers,
+        by name."""
+        offered = (
+            sa.select(StaffService.service_id)
+            .join(Staff, Staff.id == StaffService.staff_id)
+            .where(StaffService.tenant_id == self.tenant_id)
+            .where(
+                Staff.tenant_id == self.tenant_id,
+                Staff.outlet_id == outlet_id,
+                Staff.active.is_(True),
+            )
+        )
+        stmt = (
+            self.base_query()
+            .where(Service.active.is_(True), Service.id.in_(offered))
+            .order_by(Service.name, Service.id)
+        )
+        return list((await self.execute(stmt)).scalars())
+
 
 class StaffRepository(ViewRepository[Staff, StaffView]):
     model = Staff

@@ -7,8 +7,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.auth.repository import get_tenant
 from slotbook.auth.security import Principal
+from slotbook.auth.service import find_tenant
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, TimeOff
 from slotbook.catalog.repository import (
     CustomerRepository,
@@ -109,7 +109,7 @@ async def _apply_price(
     price: int | None,
 ) -> None:
     if price is not None:
-        tenant = await get_tenant(session, tenant_id)
+        tenant = await find_tenant(session, tenant_id)
         pricing = Pricing(
             type="FIXED", base_price=price, currency=tenant.currency if tenant else "USD"
         )
@@ -323,6 +323,27 @@ async def delete_time_off(
         raise NotFound(f"{repo.label} not found")
     await repo.delete(time_off)
     await session.flush()
+
+
+# Lookups for the public booking pages: the tenant comes from the page's URL, not from a
+# principal, and a miss is None, for the page to answer as it answers any unknown id.
+
+
+async def find_outlet(session: AsyncSession, tenant_id: str, outlet_id: str) -> Outlet | None:
+    return await OutletRepository(session, tenant_id).get(outlet_id)
+
+
+async def find_service(session: AsyncSession, tenant_id: str, service_id: str) -> Service | None:
+    return await ServiceRepository(session, tenant_id).get(service_id)
+
+
+async def find_staff(session: AsyncSession, tenant_id: str, staff_id: str) -> Staff | None:
+    return await StaffRepository(session, tenant_id).get(staff_id)
+
+
+async def bookable_services(session: AsyncSession, tenant_id: str, outlet_id: str) -> list[Service]:
+    """Active services that at least one active staff member of the outlet offers, by name."""
+    return await ServiceRepository(session, tenant_id).offered_at(outlet_id)
 
 
 # Customers

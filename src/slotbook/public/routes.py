@@ -22,6 +22,7 @@ from slotbook.errors import (
     TooManyRequests,
     responses,
 )
+from slotbook.links import LinkedBooking, read_token
 from slotbook.public import service
 from slotbook.public.schemas import BookingIn, BookingOut, OutletPage, SlotsOut
 from slotbook.storage import SessionDep
@@ -56,11 +57,11 @@ async def public_context(clock: ClockDep, store: Front) -> BookingContext:
     return service.public_context(store.tenant.id, clock.now())
 
 
-async def linked(request: Request, token: Token) -> service.LinkedBooking:
-    return service.read_token(request.app.state.secret_key, token)
+async def linked(request: Request, token: Token) -> LinkedBooking:
+    return read_token(request.app.state.secret_key, token)
 
 
-Linked = Annotated[service.LinkedBooking, Depends(linked)]
+Linked = Annotated[LinkedBooking, Depends(linked)]
 
 
 @router.get(

@@ -47,19 +47,6 @@ class OutletPage(BaseModel):
     services: list[PublicService]
 
 
-class GridSlot(BaseModel):
-    """A slot of the availability grid, as the API contract pins its shape."""
-
-    start_time: TimeOfDay
-    end_time: TimeOfDay
-    staff_id: str
-    staff_name: str
-    is_available: bool
-    allows_parallel_bookings: bool
-    available_capacity: int | None
-    max_capacity: int | None
-
-
 class PublicSlot(BaseModel):
     start_time: TimeOfDay
     end_time: TimeOfDay

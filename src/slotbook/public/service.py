@@ -8,39 +8,30 @@ customer gets a private link: an HMAC of the tenant and appointment ids under th
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from slotbook.auth import service as auth
 from slotbook.auth.models import Tenant
-from slotbook.auth.repository import get_tenant
-from slotbook.availability.service import availability_grid
+from slotbook.availability import service as availability
+from slotbook.availability.schemas import Grid, GridSlot
 from slotbook.booking import service as booking
-from slotbook.booking.repository import Actor, AppointmentRepository
 from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
+from slotbook.booking.service.queries import appointment_lines, find_appointment
 from slotbook.catalog import service as catalog
 from slotbook.catalog.models import Outlet, Service
-from slotbook.catalog.repository import (
-    OutletRepository,
-    ServiceRepository,
-    StaffRepository,
-)
 from slotbook.catalog.schemas import CustomerCreate
 from slotbook.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
+from slotbook.links import LinkedBooking, booking_token, manage_path, read_token
 from slotbook.money import format_price
 from slotbook.public import repository
 from slotbook.public.schemas import (
     BookedService,
     BookingIn,
     BookingOut,
-    GridSlot,
     OutletPage,
     PublicDay,
     PublicOutlet,
@@ -53,54 +44,11 @@ from slotbook.scheduling import rules
 from slotbook.scheduling.local import local_clock, zone_of
 from slotbook.storage import Database
 
-CUSTOMER = Actor("customer")
+CUSTOMER = booking.Actor("customer")
 MAX_DAYS = 14
 HORIZON_DAYS = 366
 RATE_WINDOW_SECONDS = 60
-ALMOST_FULL_SHARE = 0.8  # "Almost Full!" once more than 80% of the places are taken
 PUBLIC_ERROR_FIELDS = ("detail", "code", "field")
-_TOKEN_PURPOSE = b"slotbook/public-booking-link/v1"
-_ID = re.compile(r"^[0-9a-f]{24}$")
-
-
-# The private link
-
-
-def _link_key(secret: str) -> bytes:
-    """A key of its own for links, derived from the app secret (never used as a JWT key)."""
-    return hmac.new(secret.encode(), _TOKEN_PURPOSE, hashlib.sha256).digest()
-
-
-def _mac(secret: str, tenant_id: str, appointment_id: str) -> str:
-    digest = hmac.new(
-        _link_key(secret), f"{tenant_id}:{appointment_id}".encode(), hashlib.sha256
-    ).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def booking_token(secret: str, tenant_id: str, appointment_id: str) -> str:
-    return f"{tenant_id}.{appointment_id}.{_mac(secret, tenant_id, appointment_id)}"
-
-
-@dataclass(frozen=True)
-class LinkedBooking:
-    tenant_id: str
-    appointment_id: str
-    token: str
-
-
-def read_token(secret: str, token: str) -> LinkedBooking:
-    """The booking a link names, when its signature holds; any defect is the same 404."""
-    parts = token.split(".")
-    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
-        tenant_id, appointment_id, mac = parts
-        if hmac.compare_digest(mac.encode(), _mac(secret, tenant_id, appointment_id).encode()):
-            return LinkedBooking(tenant_id, appointment_id, token)
-    raise NotFound("Booking not found")
-
-
-def manage_path(token: str) -> str:
-    return f"/my-booking/{token}"
 
 
 # The rate limit
@@ -134,8 +82,8 @@ class Storefront:
 
 async def storefront(session: AsyncSession, tenant_slug: str, outlet_id: str) -> Storefront:
     """The tenant and outlet of a public URL; unknown and foreign ones are the same 404."""
-    tenant = await repository.tenant_by_slug(session, tenant_slug)
-    outlet = await OutletRepository(session, tenant.id).get(outlet_id) if tenant else None
+    tenant = await auth.tenant_by_slug(session, tenant_slug)
+    outlet = await catalog.find_outlet(session, tenant.id, outlet_id) if tenant else None
     if tenant is None or outlet is None:
         raise NotFound("Booking page not found")
     return Storefront(tenant, outlet)
@@ -162,7 +110,7 @@ def public_service(service: Service) -> PublicService:
 
 
 async def outlet_page(session: AsyncSession, front: Storefront) -> OutletPage:
-    services = await repository.bookable_services(session, front.tenant.id, front.outlet.id)
+    services = await catalog.bookable_services(session, front.tenant.id, front.outlet.id)
     return OutletPage(
         business_name=front.tenant.name,
         outlet=PublicOutlet(
@@ -175,34 +123,32 @@ async def outlet_page(session: AsyncSession, front: Storefront) -> OutletPage:
     )
 
 
-def slot_label(row: GridSlot) -> PublicSlot:
+def slot_label(slot: GridSlot) -> PublicSlot:
     """The brief's display: "Available", "7/10 spots left", "... - Almost Full!", "Full"."""
-    capacity, left = row.max_capacity, row.available_capacity
+    verdict = slot.verdict
+    capacity, left = verdict.max_capacity, verdict.available_capacity
     almost_full = False
-    if not row.allows_parallel_bookings or capacity is None or left is None:
-        label = "Available" if row.is_available else "Booked"
+    if not verdict.allows_parallel_bookings or capacity is None or left is None:
+        label = "Available" if verdict.is_available else "Booked"
         left = capacity = None
     elif left <= 0:
         label = "Full"
-    elif not row.is_available:
+    elif not verdict.is_available:
         label = "Unavailable"
     else:
-        almost_full = (capacity - left) > ALMOST_FULL_SHARE * capacity
+        almost_full = rules.almost_full(capacity - left, capacity)
         label = f"{left}/{capacity} spots left" + (" - Almost Full!" if almost_full else "")
     return PublicSlot(
-        start_time=row.start_time,
-        end_time=row.end_time,
-        staff_id=row.staff_id,
-        staff_name=row.staff_name,
-        bookable=row.is_available,
+        start_time=slot.times.start_time,
+        end_time=slot.times.end_time,
+        staff_id=slot.staff.staff_id,
+        staff_name=slot.staff.staff_name,
+        bookable=verdict.is_available,
         spots_left=left,
         capacity=capacity,
         almost_full=almost_full,
         label=label,
     )
-
-
-_GRID = TypeAdapter(dict[date, list[GridSlot]])
 
 
 async def _grid(
@@ -212,9 +158,9 @@ async def _grid(
     first: date,
     last: date,
     now: datetime,
-) -> dict[date, list[GridSlot]]:
-    """The availability grid, read in its documented shape (the API contract's)."""
-    grid: object = await availability_grid(
+) -> Grid:
+    """The availability grid's slots, as the staff endpoint computes them."""
+    return await availability.availability_grid(
         session,
         front.tenant.id,
         outlet_id=front.outlet.id,
@@ -224,13 +170,10 @@ async def _grid(
         staff_id=None,
         now=now,
     )
-    if isinstance(grid, str | bytes):
-        return _GRID.validate_json(grid)
-    return _GRID.validate_python(grid)
 
 
 async def _bookable_service(session: AsyncSession, front: Storefront, service_id: str) -> Service:
-    service = await ServiceRepository(session, front.tenant.id).get(service_id)
+    service = await catalog.find_service(session, front.tenant.id, service_id)
     if service is None or not service.active:
         raise InvalidInput("service_id: unknown or inactive service", field="service_id")
     return service
@@ -266,10 +209,10 @@ async def slots(
     for offset in range(days):
         day = first + timedelta(days=offset)
         shown = []
-        for row in grid.get(day, []):
-            starts_at = rules.local_instant(day, row.start_time, zone)
+        for slot in grid.get(day, ()):
+            starts_at = rules.local_instant(day, slot.times.start_time, zone)
             if starts_at is not None and starts_at > now:
-                shown.append(slot_label(row))
+                shown.append(slot_label(slot))
         out_days.append(PublicDay(date=day, slots=shown))
     return SlotsOut(
         timezone=front.outlet.timezone,
@@ -293,13 +236,13 @@ async def _offered_start(
 ) -> None:
     """Customers book the starts the page offers, not any minute staff could enter."""
     _within_horizon(front.outlet, now, data.date, "date")
-    staff = await StaffRepository(session, front.tenant.id).get(data.staff_id)
+    staff = await catalog.find_staff(session, front.tenant.id, data.staff_id)
     if staff is None or staff.outlet_id != front.outlet.id:
         raise InvalidInput("staff_id: unknown staff member", field="staff_id")
     grid = await _grid(session, front, service, data.date, data.date, now)
     if not any(
-        row.staff_id == staff.id and row.start_time == data.start_time
-        for row in grid.get(data.date, [])
+        slot.staff.staff_id == staff.id and slot.times.start_time == data.start_time
+        for slot in grid.get(data.date, ())
     ):
         raise InvalidInput(
             "start_time: not a start offered for this service and staff member",
@@ -367,14 +310,15 @@ async def book(
 
 
 async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime) -> BookingOut:
-    repo = AppointmentRepository(session, link.tenant_id)
-    appointment = await repo.get(link.appointment_id)
-    tenant = await get_tenant(session, link.tenant_id)
+    appointment = await find_appointment(session, link.tenant_id, link.appointment_id)
+    tenant = await auth.find_tenant(session, link.tenant_id)
     if appointment is None or tenant is None:
         raise NotFound("Booking not found")
-    outlet = await OutletRepository(session, link.tenant_id).get_or_404(appointment.outlet_id)
+    outlet = await catalog.find_outlet(session, link.tenant_id, appointment.outlet_id)
+    if outlet is None:  # a foreign key keeps it; never expected
+        raise NotFound("Booking not found")
     zone = zone_of(outlet)
-    lines = (await repo.lines_of([appointment.id])).get(appointment.id, [])
+    lines = await appointment_lines(session, link.tenant_id, appointment.id)
     return BookingOut(
         status=appointment.status,
         business_name=tenant.name,
@@ -408,7 +352,7 @@ async def cancel(
     session: AsyncSession, ctx: booking.BookingContext, link: LinkedBooking
 ) -> BookingOut:
     """Cancel through the private link; cancelling again changes nothing."""
-    appointment = await AppointmentRepository(session, link.tenant_id).get(link.appointment_id)
+    appointment = await find_appointment(session, link.tenant_id, link.appointment_id)
     if appointment is None:
         raise NotFound("Booking not found")
     if appointment.status in rules.OPEN_STATUSES and appointment.starts_at <= ctx.now:

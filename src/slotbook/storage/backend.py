@@ -137,6 +137,13 @@ class Storage:
         """Serialise the creation of something that is not a row yet (e.g. a customer by
         email), until the transaction ends."""
 
+    def skip_locked(self, candidates: sa.Select[Any]) -> sa.Select[Any]:
+        """``candidates`` as a claim of queue rows (the outbox worker's): rows another
+        claimer holds are passed over, not waited for. Unchanged here: a writing
+        transaction holds the database's one write lock (SQLite), so no other claimer
+        runs at the same time."""
+        return candidates
+
     def _lock_query(self, table: type[TenantScoped]) -> Query:
         query = self._lock_queries.get(table)
         if query is None:
@@ -278,6 +285,11 @@ class PostgresStorage(Storage):
 
     def _insert(self, table: type[Any]) -> Any:
         return postgresql.insert(table)
+
+    def skip_locked(self, candidates: sa.Select[Any]) -> sa.Select[Any]:
+        # Several workers claim from one table: FOR UPDATE SKIP LOCKED lets each take
+        # rows the others have not, instead of queueing behind their claims.
+        return candidates.with_for_update(skip_locked=True)
 
     async def fetch(
         self, session: AsyncSession, query: Query, params: Mapping[str, Any]

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from slotbook.auth.dependencies import ClockDep
 from slotbook.errors import NotFound
+from slotbook.links import read_token
 from slotbook.public import service as public
 from slotbook.storage import SessionDep
 
@@ -89,7 +90,7 @@ async def my_booking_page(
     clock: ClockDep,
 ) -> HTMLResponse:
     try:
-        link = public.read_token(request.app.state.secret_key, token)
+        link = read_token(request.app.state.secret_key, token)
         booking = await public.booking_view(session, link, clock.now())
     except NotFound:
         return _not_found(request, "We could not find this booking. Check the link you were sent.")

@@ -16,7 +16,7 @@ from slotbook.booking.models import Appointment, AppointmentLine
 from slotbook.booking.repository import AppointmentRepository, LineView, NewEvent
 from slotbook.booking.schemas import AppointmentCreate, AppointmentOut, RescheduleIn
 from slotbook.booking.service.context import BookingContext
-from slotbook.booking.service.decisions import check_plan
+from slotbook.booking.service.decisions import check_plan, session_notices
 from slotbook.booking.service.errors import InvalidTransition
 from slotbook.booking.service.planning import Plan, plan_move, plan_new
 from slotbook.booking.service.queries import appointment_out, get_appointment, when
@@ -34,7 +34,7 @@ async def create_appointment(
     repo = AppointmentRepository(session, ctx.tenant_id)
 
     async def decide_and_write() -> Appointment:
-        await check_plan(session, repo, plan, ctx.now)
+        decisions = await check_plan(session, repo, plan, ctx.now)
         appointment, lines = _new_rows(ctx, data, plan)
         await repo.insert_new(appointment, lines)
         await repo.record_events(
@@ -45,8 +45,10 @@ async def create_appointment(
                     ctx.now,
                     ctx.actor,
                     {"status": data.status, **when(appointment)},
+                    instants(appointment),
                 )
-            ]
+            ],
+            session_notices(plan, decisions, appointment.id, ctx.now),
         )
         return appointment
 
@@ -152,7 +154,11 @@ async def reschedule(
         # Re-read under the locks: a cancel may have landed since the first read.
         await repo.refresh(appointment)
         _require_open(appointment, "reschedule")
-        await check_plan(session, repo, plan, ctx.now, exclude_appointment_id=appointment.id)
+        decisions = await check_plan(
+            session, repo, plan, ctx.now, exclude_appointment_id=appointment.id
+        )
+        # A move within its own session fills nothing; one into another session may.
+        moved = appointment.starts_at != plan.lines[0].starts_at
         before = when(appointment)
         for row, line in zip(rows, plan.lines, strict=True):
             row.starts_at, row.ends_at = line.starts_at, line.ends_at
@@ -170,12 +176,23 @@ async def reschedule(
                     ctx.now,
                     ctx.actor,
                     {"from": before, "to": when(appointment)},
+                    instants(appointment),
                 )
-            ]
+            ],
+            session_notices(plan, decisions, appointment.id, ctx.now) if moved else [],
         )
 
     await repo.locked(decide_and_write, staff_ids=plan.staff_ids, appointment_ids=[appointment.id])
     return await get_appointment(session, ctx, appointment.id)
+
+
+def instants(appointment: Appointment) -> dict[str, str]:
+    """The appointment's interval as UTC instants, for the outbox event (the history
+    keeps the local times)."""
+    return {
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+    }
 
 
 def _require_open(appointment: Appointment, action: str) -> None:

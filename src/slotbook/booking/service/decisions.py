@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -11,6 +13,8 @@ from slotbook.booking.repository import AppointmentRepository
 from slotbook.booking.service.errors import REFUSALS
 from slotbook.booking.service.planning import Plan, PlannedLine
 from slotbook.errors import InvalidInput
+from slotbook.ids import new_id
+from slotbook.outbox import Notice
 from slotbook.scheduling import rules
 from slotbook.scheduling.local import policy_of
 from slotbook.scheduling.schedules import load_schedules
@@ -24,9 +28,13 @@ async def check_plan(
     plan: Plan,
     now: Any,
     exclude_appointment_id: str | None = None,
-) -> None:
-    """Refuse the plan unless the rules allow every line; call with the staff locked."""
+) -> list[rules.Decision]:
+    """Refuse the plan unless the rules allow every line; call with the staff locked.
+
+    The decisions, one per line in the plan's order, say how full each line's session
+    was before this booking (the session events are decided from them)."""
     lines = plan.lines
+    decisions: list[rules.Decision] = []
     start = min(line.starts_at for line in lines)
     end = max(line.ends_at for line in lines)
     active = await repo.active_lines(plan.staff_ids, start, end)
@@ -55,6 +63,41 @@ async def check_plan(
                     "max_capacity": decision.max_capacity,
                 }
             raise REFUSALS[decision.reason](**extra)
+        decisions.append(decision)
+    return decisions
+
+
+def session_notices(
+    plan: Plan, decisions: Sequence[rules.Decision], appointment_id: str, now: datetime
+) -> list[Notice]:
+    """"session.almost_full" / "session.full" for each class session this booking takes
+    across that line (more than 80% of its spots taken / all of them)."""
+    notices: list[Notice] = []
+    for line, decision in zip(plan.lines, decisions, strict=True):
+        if not line.service.allow_parallel_bookings:
+            continue
+        before, capacity = decision.current_bookings, decision.max_capacity
+        after = before + 1
+        if after >= capacity > before:
+            kind = "session.full"
+        elif rules.almost_full(after, capacity) and not rules.almost_full(before, capacity):
+            kind = "session.almost_full"
+        else:
+            continue
+        payload = {
+            "outlet_id": plan.outlet.id,
+            "service_id": line.service.id,
+            "service_name": line.service.name,
+            "staff_id": line.staff.id,
+            "starts_at": line.starts_at.isoformat(),
+            "ends_at": line.ends_at.isoformat(),
+            "bookings": after,
+            "capacity": capacity,
+            "appointment_id": appointment_id,
+        }
+        stream = f"session:{line.staff.id}:{line.service.id}:{int(line.starts_at.timestamp())}"
+        notices.append(Notice(new_id(), kind, stream, now, payload))
+    return notices
 
 
 def log_decision(tenant_id: str, line: PlannedLine, decision: rules.Decision) -> None:

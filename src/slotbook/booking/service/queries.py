@@ -79,6 +79,22 @@ async def get_appointment(
     return (await render(session, ctx.tenant_id, [appointment]))[0]
 
 
+async def find_appointment(
+    session: AsyncSession, tenant_id: str, appointment_id: str
+) -> Appointment | None:
+    """An appointment, or None: for readers that answer a miss their own way (the
+    customer's private link)."""
+    return await AppointmentRepository(session, tenant_id).get(appointment_id)
+
+
+async def appointment_lines(
+    session: AsyncSession, tenant_id: str, appointment_id: str
+) -> list[LineView]:
+    """An appointment's lines in order, with their service and staff names."""
+    lines = await AppointmentRepository(session, tenant_id).lines_of([appointment_id])
+    return lines.get(appointment_id, [])
+
+
 async def list_appointments(
     session: AsyncSession, ctx: BookingContext, filters: AppointmentFilters, page: PageParams
 ) -> Page[AppointmentOut]:

@@ -24,37 +24,14 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function addDays(isoDate, days) {
-    const d = new Date(isoDate + "T00:00:00Z");
-    d.setUTCDate(d.getUTCDate() + days);
-    return d.toISOString().slice(0, 10);
-  }
-
-  function longDate(isoDate) {
-    return new Date(isoDate + "T00:00:00Z").toLocaleDateString("en-GB", {
-      weekday: "long", day: "numeric", month: "long", timeZone: "UTC",
-    });
-  }
-
-  function hhmm(time) {
-    return time.slice(0, 5);
-  }
-
-  async function errorMessage(response) {
-    if (response.status === 429) {
-      const wait = response.headers.get("Retry-After") || "a few";
-      return `Too many requests from your connection. Please try again in ${wait} seconds.`;
-    }
-    try {
-      const body = await response.json();
-      if (response.status === 409) {
-        return "Sorry, this time was just taken. Please choose another time.";
-      }
-      if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
-      if (body.detail) return body.detail;
-    } catch (e) { /* not JSON */ }
-    return "Something went wrong. Please try again.";
-  }
+  const { addDays, longDate, hhmm } = window.Slotbook;
+  const WORDS = {
+    tooMany: (wait) =>
+      `Too many requests from your connection. Please try again in ${wait} seconds.`,
+    conflict: "Sorry, this time was just taken. Please choose another time.",
+    fallback: () => "Something went wrong. Please try again.",
+  };
+  const errorMessage = (response) => window.Slotbook.errorText(response, WORDS);
 
   // Slots
 
@@ -216,7 +193,7 @@
       }
     } catch (e) {
       // The same key is kept: trying again cannot book twice.
-      $("form-error").textContent = "Could not reach the booking service. Please try again.";
+      $("form-error").textContent = window.Slotbook.UNREACHABLE;
     } finally {
       state.submitting = false;
       button.textContent = "Book";

@@ -1,5 +1,7 @@
-// The front desk: a day per outlet, one column per staff member; everything through the
-// JSON API with the staff member's bearer token (kept in sessionStorage for this tab).
+// The front desk: a day per outlet, one column per staff member, read in one request
+// (GET /desk/day). The server decides everything shown - blocks, counts, "almost full",
+// what each booking allows - so this script only draws it and calls the appointment API.
+// The staff member's bearer token is kept in sessionStorage for this tab.
 "use strict";
 
 (function () {
@@ -7,10 +9,9 @@
   const API = main.dataset.api;
   const TOKEN_KEY = "slotbook.desk.token";
   const OUTLET_KEY = "slotbook.desk.outlet";
-  const ACTIVE = new Set(["pending", "confirmed", "completed"]);
-  const OPEN = new Set(["pending", "confirmed"]);
-  const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
   const PX_PER_MINUTE = 1.1;
+  const WORDS = { withCode: true };
+  const { todayAt, addDays, longDate, hhmm, minutes, minutesOfDay } = window.Slotbook;
   const $ = (id) => document.getElementById(id);
 
   const state = {
@@ -18,13 +19,8 @@
     outlets: [],
     outlet: null,
     day: null,
-    services: new Map(),
-    staff: [],
-    timeOff: new Map(),
-    appointments: [],
-    customers: new Map(),
-    groups: new Map(),
-    openGroup: null,
+    view: null, // the last GET /desk/day answer
+    openKey: null, // the block whose roster is open
     loadSeq: 0,
   };
 
@@ -47,19 +43,6 @@
     return node;
   }
 
-  async function messageOf(response) {
-    if (response.status === 429) return "Too many requests; try again shortly.";
-    try {
-      const body = await response.json();
-      if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
-      if (body.detail) {
-        const code = body.code ? ` (${body.code})` : "";
-        return `${body.detail}${code}`;
-      }
-    } catch (e) { /* not JSON */ }
-    return `Request failed (${response.status})`;
-  }
-
   async function call(method, path, body) {
     const headers = { Accept: "application/json" };
     if (state.token) headers.Authorization = `Bearer ${state.token}`;
@@ -73,44 +56,10 @@
       showLogin("Your session has ended. Please log in again.");
       throw new ApiError("Not logged in", 401);
     }
-    if (!response.ok) throw new ApiError(await messageOf(response), response.status);
+    if (!response.ok) {
+      throw new ApiError(await window.Slotbook.errorText(response, WORDS), response.status);
+    }
     return response.json();
-  }
-
-  // Dates and times
-
-  function todayAt(timezone) {
-    return new Intl.DateTimeFormat("en-CA", {
-      timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit",
-    }).format(new Date());
-  }
-
-  function addDays(isoDate, days) {
-    const d = new Date(isoDate + "T00:00:00Z");
-    d.setUTCDate(d.getUTCDate() + days);
-    return d.toISOString().slice(0, 10);
-  }
-
-  function longDate(isoDate) {
-    return new Date(isoDate + "T00:00:00Z").toLocaleDateString("en-GB", {
-      weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC",
-    });
-  }
-
-  function weekday(isoDate) {
-    return WEEKDAYS[(new Date(isoDate + "T00:00:00Z").getUTCDay() + 6) % 7];
-  }
-
-  const hhmm = (time) => time.slice(0, 5);
-  const minutes = (time) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
-
-  function minutesOfDay(localDateTime, day) {
-    // "2026-12-08T09:30:00" relative to midnight of `day`
-    const [datePart, timePart] = localDateTime.split("T");
-    const dayDiff = Math.round(
-      (Date.parse(datePart + "T00:00:00Z") - Date.parse(day + "T00:00:00Z")) / 86400000,
-    );
-    return dayDiff * 1440 + minutes(timePart || "00:00");
   }
 
   // Login
@@ -149,8 +98,10 @@
   }
 
   async function start() {
-    const me = await call("GET", "/auth/me");
-    const outlets = await call("GET", "/outlets?limit=500");
+    const [me, outlets] = await Promise.all([
+      call("GET", "/auth/me"),
+      call("GET", "/outlets?limit=500"),
+    ]);
     state.outlets = outlets.items;
     const select = $("outlet");
     select.replaceChildren(
@@ -172,49 +123,24 @@
     await loadDay();
   }
 
-  // Loading a day
+  // Loading a day: one request
 
   async function loadDay() {
     const seq = ++state.loadSeq;
-    const outlet = state.outlet;
-    const day = state.day;
+    const params = new URLSearchParams({ outlet_id: state.outlet.id, date: state.day });
     $("desk-status").textContent = "Loading\u2026";
     try {
-      const [staff, services, appointments] = await Promise.all([
-        call("GET", `/staff?outlet_id=${encodeURIComponent(outlet.id)}&limit=500`),
-        call("GET", "/services?limit=500"),
-        call(
-          "GET",
-          `/appointments?outlet_id=${encodeURIComponent(outlet.id)}` +
-            `&start_date=${day}&end_date=${day}&limit=500`,
-        ),
-      ]);
-      const timeOff = await Promise.all(
-        staff.items.map((member) =>
-          call("GET", `/staff/${member.id}/time-off?limit=500`).then(
-            (page) => [member.id, page.items],
-            () => [member.id, []],
-          ),
-        ),
-      );
-      const missing = [...new Set(appointments.items.map((a) => a.customer_id))].filter(
-        (id) => !state.customers.has(id),
-      );
-      const customers = await Promise.all(
-        missing.map((id) => call("GET", `/customers/${id}`).catch(() => null)),
-      );
+      const view = await call("GET", `/desk/day?${params}`);
       if (seq !== state.loadSeq) return; // a newer load has started
-      for (const customer of customers) {
-        if (customer) state.customers.set(customer.id, customer);
-      }
-      state.staff = staff.items;
-      state.services = new Map(services.items.map((s) => [s.id, s]));
-      state.timeOff = new Map(timeOff);
-      state.appointments = appointments.items;
+      state.view = view;
       render();
-      const active = state.appointments.filter((a) => ACTIVE.has(a.status)).length;
+      const held = new Set();
+      for (const { block } of allBlocks()) {
+        for (const entry of block.roster) if (entry.holds_place) held.add(entry.appointment_id);
+      }
       $("desk-status").textContent =
-        `${active} booking${active === 1 ? "" : "s"} on this day. Updated ${new Date().toLocaleTimeString("en-GB")}.`;
+        `${held.size} booking${held.size === 1 ? "" : "s"} on this day. ` +
+        `Updated ${new Date().toLocaleTimeString("en-GB")}.`;
     } catch (error) {
       if (error.status !== 401 && seq === state.loadSeq) {
         $("desk-status").textContent = `Could not load the day: ${error.message}`;
@@ -222,77 +148,41 @@
     }
   }
 
-  // Building the day view
-
-  function buildGroups() {
-    const groups = new Map();
-    for (const appointment of state.appointments) {
-      for (const line of appointment.services) {
-        const key = [line.staff_id, line.service_id, line.start_time, line.end_time].join("|");
-        if (!groups.has(key)) {
-          groups.set(key, {
-            key,
-            staffId: line.staff_id,
-            staffName: line.staff_name,
-            serviceId: line.service_id,
-            serviceName: line.service_name,
-            start: line.start_time,
-            end: line.end_time,
-            entries: [],
-          });
-        }
-        groups.get(key).entries.push(appointment);
-      }
+  function* allBlocks() {
+    for (const member of state.view ? state.view.staff : []) {
+      for (const block of member.blocks) yield { member, block };
     }
-    for (const group of groups.values()) {
-      group.active = group.entries.filter((a) => ACTIVE.has(a.status)).length;
-      const service = state.services.get(group.serviceId);
-      group.isClass = Boolean(service && service.allow_parallel_bookings);
-      group.capacity = group.isClass ? service.max_parallel_bookings : 1;
-    }
-    return groups;
   }
 
-  function customerName(id) {
-    const customer = state.customers.get(id);
-    return customer ? customer.name : "Customer";
-  }
+  // Blocks whose every booking was cancelled or missed hold nobody: not drawn.
+  const drawn = (block) => block.taken > 0;
 
-  function blockText(group) {
-    const when = `${hhmm(group.start)}-${hhmm(group.end)}`;
-    if (group.isClass) return `${group.serviceName} ${when} - ${group.active}/${group.capacity}`;
-    const first = group.entries.find((a) => ACTIVE.has(a.status));
-    return `${group.serviceName} ${when} - ${customerName(first.customer_id)}`;
-  }
+  // Drawing the day
 
   function render() {
-    state.groups = buildGroups();
-    const day = state.day;
-    const dayName = weekday(day);
-    const columns = $("columns");
-    $("day-title").textContent = `${longDate(day)} at ${state.outlet.name}`;
-    $("tz-note").textContent = `Times are local time at the outlet (${state.outlet.timezone}).`;
+    const view = state.view;
+    const day = view.date;
+    $("day-title").textContent = `${longDate(day, { year: true })} at ${view.outlet.name}`;
+    $("tz-note").textContent = `Times are local time at the outlet (${view.outlet.timezone}).`;
 
-    const shown = state.staff.filter(
-      (m) => m.active || [...state.groups.values()].some((g) => g.staffId === m.id && g.active),
-    );
     let from = 8 * 60;
     let to = 18 * 60;
-    for (const member of shown) {
-      for (const interval of member.working_hours[dayName] || []) {
+    for (const member of view.staff) {
+      for (const interval of member.working_hours) {
         from = Math.min(from, minutes(interval.start));
         to = Math.max(to, minutes(interval.end));
       }
     }
-    for (const group of state.groups.values()) {
-      if (!group.active) continue;
-      from = Math.min(from, minutes(group.start));
-      to = Math.max(to, minutes(group.end) || 1440);
+    for (const { block } of allBlocks()) {
+      if (!drawn(block)) continue;
+      from = Math.min(from, minutes(block.start_time));
+      to = Math.max(to, minutes(block.end_time) || 1440);
     }
     from = Math.floor(from / 60) * 60;
     to = Math.min(1440, Math.ceil(to / 60) * 60);
     const height = (to - from) * PX_PER_MINUTE;
     const y = (m) => `${(m - from) * PX_PER_MINUTE}px`;
+    const span = (start, end) => ({ top: y(start), height: `${(end - start) * PX_PER_MINUTE}px` });
 
     const hours = el("div", { className: "hours", "aria-hidden": "true" }, el("div", { className: "spacer" }));
     const hourTrack = el("div", { className: "track", style: { height: `${height}px` } });
@@ -304,8 +194,8 @@
     hours.append(hourTrack);
     const nodes = [hours];
 
-    for (const member of shown) {
-      const working = member.working_hours[dayName] || [];
+    for (const member of view.staff) {
+      const working = member.working_hours;
       const hoursText = working.length
         ? working.map((i) => `${hhmm(i.start)}-${hhmm(i.end)}`).join(", ")
         : "Not working";
@@ -318,160 +208,187 @@
       for (let m = from; m <= to; m += 60) {
         track.append(el("div", { className: "hour-line", style: { top: y(m) }, "aria-hidden": "true" }));
       }
-      // Hatched where the staff member does not work
+      // Hatched where the staff member does not work (the server sends the day's
+      // intervals in order).
       let cursor = from;
-      const sorted = [...working].sort((a, b) => minutes(a.start) - minutes(b.start));
-      for (const interval of [...sorted, { start: `${String(to / 60).padStart(2, "0")}:00`, end: null }]) {
-        const begin = Math.min(to, minutes(interval.start));
+      for (const interval of [...working, { start: null, end: null }]) {
+        const begin = interval.start === null ? to : Math.min(to, minutes(interval.start));
         if (begin > cursor) {
-          track.append(el("div", {
-            className: "off-hours", "aria-hidden": "true",
-            style: { top: y(cursor), height: `${(begin - cursor) * PX_PER_MINUTE}px` },
-          }));
+          track.append(el("div", { className: "off-hours", "aria-hidden": "true", style: span(cursor, begin) }));
         }
         if (interval.end) cursor = Math.max(cursor, minutes(interval.end));
       }
-      // Time off
-      for (const off of state.timeOff.get(member.id) || []) {
+      for (const off of member.time_off) {
         const start = Math.max(from, minutesOfDay(off.start, day));
         const end = Math.min(to, minutesOfDay(off.end, day));
         if (end <= start) continue;
+        const [startDay, startTime] = off.start.split("T");
+        const [endDay, endTime] = off.end.split("T");
+        const fromText = startDay === day ? hhmm(startTime) : "";
+        const untilText = endDay === day ? hhmm(endTime) : "";
+        let when = "All day";
+        if (fromText && untilText) when = `${fromText}-${untilText}`;
+        else if (fromText) when = `From ${fromText}`;
+        else if (untilText) when = `Until ${untilText}`;
         track.append(el(
           "div",
-          {
-            className: "block time-off",
-            style: { top: y(start), height: `${(end - start) * PX_PER_MINUTE}px` },
-          },
+          { className: "block time-off", style: span(start, end) },
           el("span", { className: "block-title" }, "Time off"),
-          off.reason || "",
+          when,
         ));
       }
-      // Appointments and class sessions, in time order (the focus order too)
-      const groups = [...state.groups.values()]
-        .filter((g) => g.staffId === member.id && g.active)
-        .sort((a, b) => minutes(a.start) - minutes(b.start));
-      for (const group of groups) {
-        const top = minutes(group.start);
-        const end = minutes(group.end) || 1440;
-        const full = group.isClass && group.active >= group.capacity;
-        const almost = group.isClass && !full && group.active > 0.8 * group.capacity;
-        const classes = ["block"];
-        if (full) classes.push("class-full");
-        else if (almost) classes.push("class-almost");
-        const text = blockText(group);
-        const button = el(
-          "button",
-          {
-            type: "button",
-            className: classes.join(" "),
-            "data-group": group.key,
-            "aria-haspopup": "dialog",
-            "aria-label": group.isClass
-              ? `${text} booked, with ${member.name}. Open roster`
-              : `${text}, with ${member.name}. Open booking`,
-            style: {
-              top: y(top),
-              height: `${Math.max(32, (end - top) * PX_PER_MINUTE - 2)}px`,
-            },
-          },
-          el("span", { className: "block-title" }, text),
-        );
-        button.addEventListener("click", () => openRoster(group.key));
-        track.append(button);
+      // Sessions and appointments, in time order (the focus order too)
+      for (const block of member.blocks.filter(drawn)) {
+        track.append(blockButton(member, block, y));
       }
       column.append(track);
       nodes.push(column);
     }
-    if (shown.length === 0) {
+    if (view.staff.length === 0) {
       nodes.push(el("p", {}, "No staff at this outlet."));
     }
-    columns.replaceChildren(...nodes);
+    $("columns").replaceChildren(...nodes);
+  }
+
+  function blockButton(member, block, y) {
+    const top = minutes(block.start_time);
+    const end = minutes(block.end_time) || 1440;
+    const classes = ["block"];
+    if (block.full && block.kind === "class") classes.push("class-full");
+    else if (block.almost_full) classes.push("class-almost");
+    const button = el(
+      "button",
+      {
+        type: "button",
+        className: classes.join(" "),
+        "data-block": block.key,
+        "aria-haspopup": "dialog",
+        "aria-label": block.kind === "class"
+          ? `${block.label} booked, with ${member.name}. Open roster`
+          : `${block.label}, with ${member.name}. Open booking`,
+        style: {
+          top: y(top),
+          height: `${Math.max(32, (end - top) * PX_PER_MINUTE - 2)}px`,
+        },
+      },
+      el("span", { className: "block-title" }, block.label),
+    );
+    button.addEventListener("click", () => openRoster(block.key));
+    return button;
   }
 
   // The roster
 
+  function findBlock(key) {
+    for (const found of allBlocks()) if (found.block.key === key) return found;
+    return null;
+  }
+
   function renderRoster() {
-    const group = state.groups.get(state.openGroup);
+    const found = findBlock(state.openKey);
     const list = $("roster-list");
-    if (!group) {
+    if (!found) {
       list.replaceChildren(el("li", {}, "Nobody is booked here any more."));
       $("roster-when").textContent = "";
       return;
     }
-    $("roster-title").textContent = `${group.serviceName} ${hhmm(group.start)}-${hhmm(group.end)}`;
+    const { member, block } = found;
+    $("roster-title").textContent =
+      `${block.service_name} ${hhmm(block.start_time)}-${hhmm(block.end_time)}`;
     $("roster-when").textContent =
-      `${longDate(state.day)} with ${group.staffName} - ` +
-      (group.isClass ? `${group.active}/${group.capacity} booked` : `${group.active} booked`);
-    const entries = [...group.entries].sort(
-      (a, b) => Number(ACTIVE.has(b.status)) - Number(ACTIVE.has(a.status)) ||
-        customerName(a.customer_id).localeCompare(customerName(b.customer_id)),
-    );
-    list.replaceChildren(...entries.map(rosterItem));
+      `${longDate(state.view.date, { year: true })} with ${member.name} - ` +
+      (block.kind === "class" ? `${block.taken}/${block.capacity} booked` : `${block.taken} booked`);
+    list.replaceChildren(...block.roster.map((entry) => rosterItem(entry, block)));
   }
 
-  function rosterItem(appointment) {
-    const customer = state.customers.get(appointment.customer_id);
-    const name = customer ? customer.name : "Customer";
-    const contact = customer ? [customer.email, customer.phone].filter(Boolean).join(" \u00b7 ") : "";
+  function rosterItem(entry, block) {
+    const name = entry.customer_name;
+    const contact = [entry.email, entry.phone].filter(Boolean).join(" \u00b7 ");
     const item = el(
       "li",
-      { "data-appointment": appointment.id },
+      { "data-appointment": entry.appointment_id },
       el(
         "div",
         { className: "info" },
         el("div", { className: "who" }, name),
         contact ? el("div", { className: "contact" }, contact) : null,
-        el("div", {}, "Status: ", el("span", { className: `status status-${appointment.status}` },
-          appointment.status.replace("_", " "))),
+        el("div", {}, "Status: ", el("span", { className: `status status-${entry.status}` },
+          entry.status.replace("_", " "))),
+        entry.notes ? el("div", { className: "contact" }, `Notes: ${entry.notes}`) : null,
       ),
     );
-    if (!OPEN.has(appointment.status)) return item;
-    const cancel = el("button", { type: "button", className: "danger" }, "Cancel");
-    const noShow = el("button", { type: "button", className: "secondary" }, "No-show");
-    const move = el("button", { type: "button", className: "secondary", "aria-expanded": "false" }, "Move");
-    cancel.setAttribute("aria-label", `Cancel ${name}`);
-    noShow.setAttribute("aria-label", `Mark ${name} as no-show`);
-    move.setAttribute("aria-label", `Move ${name} to another time`);
-    cancel.addEventListener("click", () =>
-      act(`/appointments/${appointment.id}/cancel`, {}, `Cancelled ${name}.`));
-    noShow.addEventListener("click", () =>
-      act(`/appointments/${appointment.id}/no-show`, undefined, `Marked ${name} as no-show.`));
-
-    const dateId = `move-date-${appointment.id}`;
-    const timeId = `move-time-${appointment.id}`;
-    const dateInput = el("input", { id: dateId, type: "date", required: true, value: appointment.appointment_date });
-    const timeInput = el("input", { id: timeId, type: "time", required: true, step: 60, value: hhmm(appointment.start_time) });
-    const moveForm = el(
-      "form",
-      { className: "move-form", hidden: true },
-      el("div", { className: "field" }, el("label", { for: dateId }, "New date"), dateInput),
-      el("div", { className: "field" }, el("label", { for: timeId }, "New time"), timeInput),
-      el("button", { type: "submit" }, "Move here"),
-    );
-    move.addEventListener("click", () => {
-      moveForm.hidden = !moveForm.hidden;
-      move.setAttribute("aria-expanded", String(!moveForm.hidden));
-      if (!moveForm.hidden) dateInput.focus();
-    });
-    moveForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      act(
-        `/appointments/${appointment.id}/reschedule`,
-        { new_date: dateInput.value, new_start_time: timeInput.value },
-        `Moved ${name} to ${dateInput.value} ${timeInput.value}.`,
+    const path = `/appointments/${entry.appointment_id}`;
+    const buttons = [];
+    const button = (text, label, kind) => {
+      const node = el("button", { type: "button", className: kind, "aria-label": label }, text);
+      buttons.push(node);
+      return node;
+    };
+    if (entry.can_cancel) {
+      button("Cancel", `Cancel ${name}`, "danger").addEventListener("click", () =>
+        act(`${path}/cancel`, {}, `Cancelled ${name}.`));
+    }
+    if (entry.can_no_show) {
+      button("No-show", `Mark ${name} as no-show`, "secondary").addEventListener("click", () =>
+        act(`${path}/no-show`, undefined, `Marked ${name} as no-show.`));
+    }
+    let moveForm = null;
+    if (entry.can_move) {
+      const move = button("Move", `Move ${name} to another time`, "secondary");
+      move.setAttribute("aria-expanded", "false");
+      const dateId = `move-date-${entry.appointment_id}-${block.service_id}`;
+      const timeId = `move-time-${entry.appointment_id}-${block.service_id}`;
+      const dateInput = el("input", { id: dateId, type: "date", required: true, value: entry.appointment_date });
+      const timeInput = el("input", {
+        id: timeId, type: "time", required: true, step: 60, value: hhmm(entry.appointment_start_time),
+      });
+      moveForm = el(
+        "form",
+        { className: "move-form", hidden: true },
+        el("div", { className: "field" }, el("label", { for: dateId }, "New date"), dateInput),
+        el("div", { className: "field" }, el("label", { for: timeId }, "New time"), timeInput),
+        el("button", { type: "submit" }, "Move here"),
       );
-    });
-    item.append(el("div", { className: "actions" }, cancel, noShow, move), moveForm);
+      move.addEventListener("click", () => {
+        moveForm.hidden = !moveForm.hidden;
+        move.setAttribute("aria-expanded", String(!moveForm.hidden));
+        if (!moveForm.hidden) dateInput.focus();
+      });
+      moveForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        act(
+          `${path}/reschedule`,
+          { new_date: dateInput.value, new_start_time: timeInput.value },
+          `Moved ${name} to ${dateInput.value} ${timeInput.value}.`,
+          { follow: entry.appointment_id, serviceId: block.service_id },
+        );
+      });
+    }
+    if (buttons.length) item.append(el("div", { className: "actions" }, ...buttons));
+    if (moveForm) item.append(moveForm);
     return item;
   }
 
-  async function act(path, body, done) {
+  // After a move, a roster whose block is gone follows the moved booking (if it is
+  // still on the day shown).
+  function followMoved(follow) {
+    if (!follow || findBlock(state.openKey)) return;
+    for (const { block } of allBlocks()) {
+      if (block.service_id === follow.serviceId &&
+          block.roster.some((entry) => entry.appointment_id === follow.follow)) {
+        state.openKey = block.key;
+        return;
+      }
+    }
+  }
+
+  async function act(path, body, done, follow) {
     $("roster-error").textContent = "";
-    const buttons = [...$("roster").querySelectorAll("button")];
-    buttons.forEach((b) => { b.disabled = true; });
+    $("roster").querySelectorAll("button").forEach((b) => { b.disabled = true; });
     try {
       await call("PUT", path, body);
       await loadDay();
+      followMoved(follow);
       renderRoster();
       $("desk-status").textContent = `${done} ${$("desk-status").textContent}`;
     } catch (error) {
@@ -483,7 +400,7 @@
   }
 
   function openRoster(key) {
-    state.openGroup = key;
+    state.openKey = key;
     $("roster-error").textContent = "";
     renderRoster();
     const dialog = $("roster");
@@ -495,7 +412,7 @@
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", () => showLogin("You are logged out."));
   $("roster-close").addEventListener("click", () => $("roster").close());
-  $("roster").addEventListener("close", () => { state.openGroup = null; });
+  $("roster").addEventListener("close", () => { state.openKey = null; });
   $("outlet").addEventListener("change", (event) => {
     state.outlet = state.outlets.find((o) => o.id === event.target.value) || state.outlet;
     sessionStorage.setItem(OUTLET_KEY, state.outlet.id);

@@ -5,6 +5,10 @@
   const main = document.getElementById("main");
   const api = main.dataset.api;
   const $ = (id) => document.getElementById(id);
+  const WORDS = {
+    tooMany: (wait) => `Too many requests. Please try again in ${wait} seconds.`,
+    fallback: () => "Could not cancel the booking. Please try again.",
+  };
   const cancelButton = $("cancel-button");
   if (!cancelButton) return;
 
@@ -31,18 +35,9 @@
         window.location.reload();
         return;
       }
-      let message = "Could not cancel the booking. Please try again.";
-      if (response.status === 429) {
-        message = `Too many requests. Please try again in ${response.headers.get("Retry-After") || "a few"} seconds.`;
-      } else {
-        try {
-          const body = await response.json();
-          if (typeof body.detail === "string") message = body.detail;
-        } catch (e) { /* not JSON */ }
-      }
-      $("cancel-error").textContent = message;
+      $("cancel-error").textContent = await window.Slotbook.errorText(response, WORDS);
     } catch (e) {
-      $("cancel-error").textContent = "Could not reach the booking service. Please try again.";
+      $("cancel-error").textContent = window.Slotbook.UNREACHABLE;
     }
     yes.disabled = false;
   });

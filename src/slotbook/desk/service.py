@@ -1,0 +1,145 @@
+"""The front desk's day view: read once, grouped into blocks, judged by the rules.
+
+A block is a session in the rules' sense (one staff member, one service, the same start
+and end): a class session with its roster, or a one-to-one appointment. Its counts
+come from ``rules.judge`` over the session's place-holding bookings, the verdict a new
+booking of that session would get; its roster entries carry what each status allows
+(``rules.can_transition``), so the page never decides either.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from slotbook.desk.repository import DayLine, DeskRepository
+from slotbook.desk.schemas import (
+    DeskBlock,
+    DeskDay,
+    DeskInterval,
+    DeskOutlet,
+    DeskRosterEntry,
+    DeskStaffColumn,
+    DeskTimeOff,
+)
+from slotbook.errors import InvalidInput
+from slotbook.scheduling import rules
+from slotbook.scheduling.local import local_clock, policy_of, zone_of
+
+# Far enough from date.min and date.max that the day's bounds never overflow (a 500).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+SessionKey = tuple[str, str, datetime, datetime]
+
+
+async def day_view(session: AsyncSession, tenant_id: str, outlet_id: str, day: date) -> DeskDay:
+    """The outlet's local day: a column per staff member, their blocks and rosters."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise InvalidInput(
+            f"date: must lie between {EARLIEST_DATE} and {LATEST_DATE}", field="date"
+        )
+    repo = DeskRepository(session, tenant_id)
+    outlet = await repo.outlet(outlet_id)
+    zone = zone_of(outlet)
+    start, end = _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
+    lines = await repo.lines(outlet.id, start, end)
+    staff = await repo.staff(outlet.id, {line.staff_id for line in lines})
+    schedules = await repo.schedules(staff, zone, start, end)
+
+    sessions: dict[SessionKey, list[DayLine]] = defaultdict(list)
+    for line in lines:  # by start already
+        sessions[(line.staff_id, line.service.id, line.starts_at, line.ends_at)].append(line)
+    blocks: dict[str, list[DeskBlock]] = defaultdict(list)
+    for key, booked in sessions.items():
+        blocks[key[0]].append(_block(key, booked, zone))
+
+    day_start = datetime.combine(day, time())
+    day_end = day_start + timedelta(days=1)
+    columns = []
+    for member in staff:
+        schedule = schedules[member.id]
+        hours = sorted(schedule.working_hours.get(rules.WEEKDAYS[day.weekday()], ()))
+        columns.append(
+            DeskStaffColumn(
+                id=member.id,
+                name=member.name,
+                active=member.active,
+                working_hours=[DeskInterval(start=begin, end=finish) for begin, finish in hours],
+                time_off=[
+                    DeskTimeOff(start=off_start, end=off_end)
+                    for off_start, off_end in sorted(schedule.time_off)
+                    if off_start < day_end and day_start < off_end
+                ],
+                blocks=blocks.get(member.id, []),
+            )
+        )
+    return DeskDay(
+        date=day,
+        outlet=DeskOutlet(id=outlet.id, name=outlet.name, timezone=outlet.timezone),
+        staff=columns,
+    )
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant the outlet's day begins (where midnight is skipped, the skip's start)."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def _block(key: SessionKey, booked: Sequence[DayLine], zone: ZoneInfo) -> DeskBlock:
+    staff_id, service_id, starts_at, ends_at = key
+    service = booked[0].service
+    policy = policy_of(service)
+    roster = sorted(
+        (_entry(line, zone) for line in booked),
+        key=lambda e: (not e.holds_place, e.customer_name.casefold(), e.appointment_id),
+    )
+    taken = sum(entry.holds_place for entry in roster)
+    # What a further booking of this very session would be told: the rules' own count.
+    verdict = rules.judge(policy, rules.Occupancy(taken, False, False), True, False)
+    start_clock, end_clock = local_clock(starts_at, zone)[1], local_clock(ends_at, zone)[1]
+    when = f"{start_clock:%H:%M}-{end_clock:%H:%M}"
+    if policy.allow_parallel_bookings:
+        label = f"{service.name} {when} - {taken}/{verdict.max_capacity}"
+    else:
+        label = f"{service.name} {when} - {roster[0].customer_name}"
+    return DeskBlock(
+        key=f"{staff_id}|{service_id}|{starts_at:%Y-%m-%dT%H:%M:%SZ}|{ends_at:%Y-%m-%dT%H:%M:%SZ}",
+        kind="class" if policy.allow_parallel_bookings else "appointment",
+        service_id=service_id,
+        service_name=service.name,
+        start_time=start_clock,
+        end_time=end_clock,
+        taken=taken,
+        capacity=verdict.max_capacity,
+        spots_left=verdict.available_capacity,
+        almost_full=rules.almost_full(taken, verdict.max_capacity),
+        full=verdict.capacity_reached,
+        label=label,
+        roster=roster,
+    )
+
+
+def _entry(line: DayLine, zone: ZoneInfo) -> DeskRosterEntry:
+    status = rules.Status(line.status)
+    appointment_day, appointment_start = local_clock(line.appointment_starts_at, zone)
+    return DeskRosterEntry(
+        appointment_id=line.appointment_id,
+        customer_id=line.customer_id,
+        customer_name=line.customer_name,
+        email=line.customer_email,
+        phone=line.customer_phone,
+        status=status,
+        holds_place=status in rules.ACTIVE_STATUSES,
+        can_cancel=rules.can_transition(status, rules.Status.CANCELLED) is True,
+        can_no_show=rules.can_transition(status, rules.Status.NO_SHOW) is True,
+        # Booking moves only open appointments (``booking.service.commands.reschedule``).
+        can_move=status in rules.OPEN_STATUSES,
+        can_complete=rules.can_transition(status, rules.Status.COMPLETED) is True,
+        appointment_date=appointment_day,
+        appointment_start_time=appointment_start,
+        notes=line.notes,
+    )

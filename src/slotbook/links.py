@@ -1,0 +1,62 @@
+"""The customer's private booking link, shared by the public pages and the emails.
+
+The token is ``<tenant>.<appointment>.<mac>``: an HMAC of the tenant and appointment ids
+under a key derived from the server's secret, so it cannot be guessed or moved to
+another booking. It lives here, below both ``public`` and ``notifications``, so neither
+imports the other.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from slotbook.errors import NotFound
+
+_TOKEN_PURPOSE = b"slotbook/public-booking-link/v1"
+_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def _link_key(secret: str) -> bytes:
+    """A key of its own for links, derived from the app secret (never used as a JWT key)."""
+    return hmac.new(secret.encode(), _TOKEN_PURPOSE, hashlib.sha256).digest()
+
+
+def _mac(secret: str, tenant_id: str, appointment_id: str) -> str:
+    digest = hmac.new(
+        _link_key(secret), f"{tenant_id}:{appointment_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def booking_token(secret: str, tenant_id: str, appointment_id: str) -> str:
+    return f"{tenant_id}.{appointment_id}.{_mac(secret, tenant_id, appointment_id)}"
+
+
+@dataclass(frozen=True)
+class LinkedBooking:
+    tenant_id: str
+    appointment_id: str
+    token: str
+
+
+def read_token(secret: str, token: str) -> LinkedBooking:
+    """The booking a link names, when its signature holds; any defect is the same 404."""
+    parts = token.split(".")
+    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
+        tenant_id, appointment_id, mac = parts
+        if hmac.compare_digest(mac.encode(), _mac(secret, tenant_id, appointment_id).encode()):
+            return LinkedBooking(tenant_id, appointment_id, token)
+    raise NotFound("Booking not found")
+
+
+def manage_path(token: str) -> str:
+    return f"/my-booking/{token}"
+
+
+def manage_url(base_url: str, secret: str, tenant_id: str, appointment_id: str) -> str:
+    """The absolute private link, as an email carries it."""
+    return base_url.rstrip("/") + manage_path(booking_token(secret, tenant_id, appointment_id))

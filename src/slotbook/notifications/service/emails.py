@@ -1,0 +1,229 @@
+"""Which events email the customer, and what the emails say.
+
+Confirmation (with the private manage link and an .ics), move, cancellation and
+reminder. Each message goes to the booking's own customer and no one else; a customer
+without an email address gets none. Times are the outlet's, with its zone named:
+"Mon 7 Dec 2026, 10:00-11:00 (Europe/London)".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from slotbook.links import manage_url
+from slotbook.notifications.repository import MailContext
+from slotbook.notifications.schemas import Attachment, ClaimedEvent, Email
+from slotbook.notifications.service.calendar import booking_calendar
+from slotbook.scheduling.rules import OPEN_STATUSES
+
+CHANNEL = "email"
+# The events that email the customer, and the template of each.
+KINDS = {
+    "appointment.created": "confirmation",
+    "appointment.confirmed": "confirmation",  # a pending booking, now confirmed
+    "appointment.rescheduled": "rescheduled",
+    "appointment.cancelled": "cancelled",
+    "appointment.reminder": "reminder",
+}
+WITH_CALENDAR = frozenset({"confirmation", "rescheduled", "cancelled"})
+# The events that make a new version of the booking's calendar entry.
+VERSIONS = ("appointment.rescheduled", "appointment.cancelled", "appointment.confirmed")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_templates = Environment(
+    loader=PackageLoader("slotbook.notifications", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    auto_reload=False,
+)
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    public_url: str
+    secret: str
+    sender_address: str
+
+
+def format_day(day: date) -> str:
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_when(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """ "Mon 7 Dec 2026, 10:00-11:00 (Europe/London)": the outlet's clock, zone named."""
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    return f"{format_day(start.date())}, {start:%H:%M}-{end:%H:%M} ({zone.key})"
+
+
+def _format_local(when: dict[str, str], zone: ZoneInfo) -> str:
+    """The same for the local date and times the history records."""
+    day = date.fromisoformat(when["date"])
+    start, end = time.fromisoformat(when["start_time"]), time.fromisoformat(when["end_time"])
+    return f"{format_day(day)}, {start:%H:%M}-{end:%H:%M} ({zone.key})"
+
+
+def _instants(event: ClaimedEvent, context: MailContext) -> tuple[datetime, datetime]:
+    """The interval the event speaks of (the booking may have moved again since)."""
+    payload = event.payload
+    if "starts_at" in payload and "ends_at" in payload:
+        return (
+            datetime.fromisoformat(payload["starts_at"]),
+            datetime.fromisoformat(payload["ends_at"]),
+        )
+    return context.starts_at, context.ends_at
+
+
+def reminder_still_due(event: ClaimedEvent, context: MailContext, now: datetime) -> bool:
+    """A reminder is for an open booking at the start it was scheduled for, not yet begun:
+    a cancel or a move after it was scheduled drops it (a move schedules its own)."""
+    starts_at = datetime.fromisoformat(event.payload["starts_at"])
+    return (
+        context.status in OPEN_STATUSES
+        and context.starts_at == starts_at
+        and context.starts_at > now
+    )
+
+
+def booking_of(event: ClaimedEvent) -> tuple[str, str] | None:
+    """(tenant, appointment) of an event that emails the customer; None for the others."""
+    appointment_id = event.payload.get("appointment_id")
+    if event.type not in KINDS or not isinstance(appointment_id, str):
+        return None
+    return event.tenant_id, appointment_id
+
+
+def needs_sequence(event: ClaimedEvent) -> bool:
+    """Whether the event's .ics is a later version of the calendar entry."""
+    return event.type in VERSIONS
+
+
+def emails_for(
+    event: ClaimedEvent,
+    context: MailContext | None,
+    sequence: int,
+    config: MailConfig,
+    now: datetime,
+) -> list[Email]:
+    """The messages ``event`` sends (none for events that email nobody), given the
+    booking as it is now (``context``) and the calendar entry's version (``sequence``)."""
+    booking = booking_of(event)
+    if booking is None or context is None or not context.customer_email:
+        return []
+    kind, appointment_id = KINDS[event.type], booking[1]
+    if kind == "reminder" and not reminder_still_due(event, context, now):
+        return []
+    zone = ZoneInfo(context.timezone)
+    starts_at, ends_at = _instants(event, context)
+    link = manage_url(config.public_url, config.secret, event.tenant_id, appointment_id)
+    services = list(dict.fromkeys(line.service_name for line in context.lines))
+    title = ", ".join(services) or "Your booking"
+    when = format_when(starts_at, ends_at, zone)
+    values: dict[str, Any] = {
+        "business_name": context.business_name,
+        "customer_name": context.customer_name,
+        "title": title,
+        "when": when,
+        "lines": [
+            {
+                "service": line.service_name,
+                "staff": line.staff_name,
+                # Each line keeps its offset in the booking, at the event's start.
+                "time": format_when(
+                    starts_at + (line.starts_at - context.starts_at),
+                    starts_at + (line.ends_at - context.starts_at),
+                    zone,
+                ).split(", ", 1)[1],
+            }
+            for line in context.lines
+        ],
+        "outlet_name": context.outlet_name,
+        "outlet_address": context.outlet_address,
+        "manage_url": link,
+        "pending": event.payload.get("status") == "pending",
+        "previous_when": (
+            _format_local(event.payload["from"], zone) if kind == "rescheduled" else None
+        ),
+        "reason": event.payload.get("reason"),
+    }
+    subject = {
+        "confirmation": f"{'Booking received' if values['pending'] else 'Booking confirmed'}: "
+        f"{title}, {when}",
+        "rescheduled": f"Booking moved: {title}, now {when}",
+        "cancelled": f"Booking cancelled: {title}, {when}",
+        "reminder": f"Reminder: {title}, {when}",
+    }[kind]
+    attachments: tuple[Attachment, ...] = ()
+    if kind in WITH_CALENDAR:
+        location = ", ".join(part for part in (context.outlet_name, context.outlet_address) if part)
+        ics = booking_calendar(
+            appointment_id=appointment_id,
+            summary=f"{title} at {context.business_name}",
+            starts_at=starts_at,
+            ends_at=ends_at,
+            stamp=event.created_at,
+            sequence=sequence,
+            location=location,
+            description=f"Manage your booking: {link}",
+            url=link,
+            status="CANCELLED"
+            if kind == "cancelled"
+            else ("TENTATIVE" if values["pending"] else "CONFIRMED"),
+        )
+        attachments = (Attachment("booking.ics", "text", "calendar", ics, {"method": "PUBLISH"}),)
+    return [
+        Email(
+            kind=kind,
+            appointment_id=appointment_id,
+            recipient=context.customer_email,
+            recipient_name=context.customer_name,
+            sender_name=context.business_name,
+            subject=subject,
+            text=_templates.get_template(f"{kind}.txt").render(values),
+            html=_templates.get_template(f"{kind}.html").render(values),
+            attachments=attachments,
+        )
+    ]
+
+
+def _one_line(text: str) -> str:
+    """Names go into headers: no line breaks (the email library refuses them anyway)."""
+    return " ".join(text.split())
+
+
+def to_message(email: Email, *, sender_address: str, event_id: str, now: datetime) -> EmailMessage:
+    """The MIME message: text and HTML alternatives, then the attachments.
+
+    The Message-ID is the same on every attempt of the same event, so a duplicate that
+    at-least-once delivery lets through is recognisable (and mail clients fold it).
+    """
+    message = EmailMessage(policy=SMTP)
+    message["From"] = formataddr((_one_line(email.sender_name), sender_address))
+    message["To"] = formataddr((_one_line(email.recipient_name), email.recipient))
+    message["Subject"] = _one_line(email.subject)
+    message["Date"] = format_datetime(now)
+    domain = Address(addr_spec=sender_address).domain or "slotbook"
+    message["Message-ID"] = f"<{event_id}.{email.kind}@{domain}>"
+    message["X-Slotbook-Event-Id"] = event_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    for attachment in email.attachments:
+        message.add_attachment(
+            attachment.data,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+            params=attachment.params,
+        )
+    return message

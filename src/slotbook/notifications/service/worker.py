@@ -1,0 +1,348 @@
+"""``slotbook worker``: delivers the outbox, at least once, in order per appointment.
+
+Why an outbox table read by the worker, not a queue library: procrastinate and
+pgqueuer both need PostgreSQL (LISTEN/NOTIFY, PL/pgSQL, advisory locks), and the
+embedded SQLite database is the default. The outbox row is written by the booking's own
+statement in the booking's own transaction (a queue library would need its own
+connection, or its own schema on the same one), so an event exists exactly when its
+change committed, on both databases, and its claim is a plain UPDATE.
+
+The protocol, per round:
+
+1. Claim (one short transaction): lease up to ``batch_size`` due events, taking only
+   those whose stream (the appointment) has no earlier undelivered event; on PostgreSQL
+   with ``FOR UPDATE SKIP LOCKED`` (``Storage.skip_locked``), so several workers take
+   disjoint batches without waiting on each other. On SQLite the claim runs under the
+   database's write lock; one worker is the deployment there. The claim counts an
+   attempt and sets ``claimed_until = now + lease``.
+2. Deliver each event outside any transaction (the mail server may be slow), then
+   settle it in a short transaction with its delivery records: delivered, or back off
+   ``backoff * 2**(attempt-1)`` (capped) until the next attempt, or, after
+   ``max_attempts``, failed.
+3. A worker killed mid-batch settles nothing: its leases run out and another worker (or
+   the same one restarted) claims those events again. Delivery is therefore at least
+   once; a duplicate carries the same event id and Message-ID.
+
+Reminders are not rows written by booking: each round (at most every
+``REMINDER_SCAN_SECONDS`` when looping) the worker looks for open appointments starting
+within the reminder lead whose current start has no reminder decided yet, and writes an
+"appointment.reminder" event for each (``notification_reminders`` remembers the
+decision per start). A moved appointment has a new start, so its reminder moves with
+it; a cancelled one is no longer open; lead times are elapsed time before the start
+instant, so a DST change in between does not shift them. A booking made inside the lead
+time gets no reminder (its confirmation has just gone out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from slotbook.clock import Clock, SystemClock
+from slotbook.ids import new_id
+from slotbook.notifications.repository import MailContext, OutboxRepository
+from slotbook.notifications.schemas import ClaimedEvent, Email, Outcome
+from slotbook.notifications.service.emails import (
+    CHANNEL,
+    VERSIONS,
+    MailConfig,
+    booking_of,
+    emails_for,
+    needs_sequence,
+    to_message,
+)
+from slotbook.notifications.service.transports import (
+    PermanentFailure,
+    Transport,
+    transport_from_settings,
+)
+from slotbook.outbox import Notice, appointment_stream
+from slotbook.settings import Settings
+from slotbook.storage import Database, create_database
+
+log = structlog.get_logger("slotbook.notifications")
+REMINDER_SCAN_SECONDS = 30.0
+REMINDER_SCAN_LIMIT = 500
+# After an unexpected error (e.g. the database is away), wait this long before retrying.
+ERROR_PAUSE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    mail: MailConfig
+    reminder_lead: timedelta
+    batch_size: int = 50
+    concurrency: int = 4
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 8
+    backoff: timedelta = timedelta(seconds=30)
+    backoff_max: timedelta = timedelta(hours=1)
+    poll_seconds: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        return cls(
+            mail=MailConfig(
+                public_url=settings.public_url,
+                secret=settings.resolved_secret_key(),
+                sender_address=settings.smtp_from,
+            ),
+            reminder_lead=timedelta(hours=settings.reminder_hours),
+            batch_size=settings.worker_batch_size,
+            concurrency=settings.worker_concurrency,
+            lease=timedelta(seconds=settings.worker_lease_seconds),
+            max_attempts=settings.worker_max_attempts,
+            backoff=timedelta(seconds=settings.worker_backoff_seconds),
+            backoff_max=timedelta(seconds=settings.worker_backoff_max_seconds),
+            poll_seconds=settings.worker_poll_seconds,
+        )
+
+    def backoff_after(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt: doubling, capped."""
+        wait: timedelta = self.backoff * 2 ** max(0, attempts - 1)
+        return min(wait, self.backoff_max)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A claimed batch's reads: the bookings (by tenant and appointment), the calendar
+    versions (by event seq) and who retried events already reached."""
+
+    contexts: dict[tuple[str, str], MailContext]
+    sequences: dict[int, int]
+    sent: set[tuple[str, str]]
+
+
+class Worker:
+    """Claims, delivers and settles outbox events; see the module's docstring."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        transport: Transport,
+        config: WorkerConfig,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.transport = transport
+        self.config = config
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stopping = asyncio.Event()
+
+    # One round
+
+    async def schedule_reminders(self) -> int:
+        """Write the reminder events that are due; how many."""
+        lead = self.config.reminder_lead
+        if lead <= timedelta(0):
+            return 0
+        now = self.clock.now()
+        scheduled = 0
+        async with self.database.transaction(write=True) as session:
+            repo = OutboxRepository(session)
+            for due in await repo.due_reminders(now, lead, REMINDER_SCAN_LIMIT):
+                notice = None
+                if due.created_at <= due.starts_at - lead:
+                    payload = {
+                        "appointment_id": due.appointment_id,
+                        "starts_at": due.starts_at.isoformat(),
+                        "ends_at": due.ends_at.isoformat(),
+                    }
+                    stream = appointment_stream(due.appointment_id)
+                    notice = Notice(new_id(), "appointment.reminder", stream, now, payload)
+                    scheduled += 1
+                await repo.decide_reminder(due, notice, now)
+        return scheduled
+
+    async def step(self) -> int:
+        """Claim one batch and deliver it; the number of events claimed."""
+        now = self.clock.now()
+        async with self.database.transaction(write=True) as session:
+            repo = OutboxRepository(session)
+            await repo.give_up_abandoned(now, self.config.max_attempts)
+            events = await repo.claim(
+                now,
+                self.name,
+                self.config.lease,
+                self.config.batch_size,
+                self.config.max_attempts,
+            )
+        if not events:
+            return 0
+        batch = await self.read(events)
+        # Start nothing late in the lease: another worker may claim it when it runs out.
+        start_by = now + self.config.lease * 0.8
+        # A batch holds one event per stream, so its events may go out side by side.
+        gate = asyncio.Semaphore(self.config.concurrency)
+        unstarted: list[int] = []
+
+        async def deliver(event: ClaimedEvent) -> None:
+            async with gate:
+                if self.stopping.is_set() or self.clock.now() >= start_by:
+                    unstarted.append(event.seq)
+                    return
+                await self.deliver(event, batch)
+
+        results = await asyncio.gather(*(deliver(e) for e in events), return_exceptions=True)
+        if unstarted:
+            async with self.database.transaction(write=True) as session:
+                await OutboxRepository(session).release(unstarted, self.name)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(events)
+
+    async def read(self, events: Sequence[ClaimedEvent]) -> Batch:
+        """What the batch's messages say, in one read transaction for the whole batch."""
+        async with self.database.transaction(write=False) as session:
+            repo = OutboxRepository(session)
+            bookings = [booking for event in events if (booking := booking_of(event))]
+            contexts = await repo.mail_contexts(bookings)
+            sequences = {
+                event.seq: await repo.calendar_sequence(event, VERSIONS)
+                for event in events
+                if needs_sequence(event)
+            }
+            # Only an earlier attempt can have reached someone already.
+            retried = [event.id for event in events if event.attempts > 1]
+            sent = await repo.sent_recipients(retried, CHANNEL)
+        return Batch(contexts, sequences, sent)
+
+    async def deliver(self, event: ClaimedEvent, batch: Batch | None = None) -> None:
+        """Send what ``event`` sends, then settle it with its delivery records."""
+        outcomes: list[Outcome] = []
+        error: str | None = None
+        try:
+            batch = batch or await self.read([event])
+            booking = booking_of(event)
+            context = batch.contexts.get(booking) if booking else None
+            sequence = batch.sequences.get(event.seq, 0)
+            emails = emails_for(event, context, sequence, self.config.mail, self.clock.now())
+            for email in emails:
+                if (event.id, email.recipient) in batch.sent:
+                    continue
+                outcome = await self._send(event, email)
+                outcomes.append(outcome)
+                if outcome.status == "retrying":
+                    error = outcome.error
+                    break
+        except Exception as exc:  # a bug or the database: the event is retried all the same
+            log.exception("notification_event_failed", event_id=event.id, type=event.type)
+            error = _describe(exc)
+        now = self.clock.now()
+        final = error is not None and event.attempts >= self.config.max_attempts
+        async with self.database.transaction(write=True) as session:
+            repo = OutboxRepository(session)
+            for outcome in outcomes:
+                if final and outcome.status == "retrying":
+                    outcome = Outcome(outcome.email, "failed", outcome.error)
+                await repo.record(event, CHANNEL, outcome, now)
+            if error is None:
+                await repo.delivered(event, now)
+            else:
+                retry_at = now + self.config.backoff_after(event.attempts)
+                await repo.retry_later(event, self.name, retry_at, error, final)
+        if error is not None:
+            log.warning(
+                "notification_retry" if not final else "notification_given_up",
+                event_id=event.id,
+                type=event.type,
+                attempts=event.attempts,
+                error=error,
+            )
+
+    async def _send(self, event: ClaimedEvent, email: Email) -> Outcome:
+        message = to_message(
+            email,
+            sender_address=self.config.mail.sender_address,
+            event_id=event.id,
+            now=self.clock.now(),
+        )
+        try:
+            await self.transport.send(message, email.recipient)
+        except PermanentFailure as exc:
+            log.warning("email_refused", event_id=event.id, kind=email.kind, error=str(exc))
+            return Outcome(email, "failed", _describe(exc))
+        except Exception as exc:
+            return Outcome(email, "retrying", _describe(exc))
+        log.info("email_sent", event_id=event.id, kind=email.kind, type=event.type)
+        return Outcome(email, "sent")
+
+    # Running
+
+    async def run_once(self) -> int:
+        """Everything due now: reminders, then rounds until nothing is claimable (events
+        backing off are not). The number of events handled."""
+        await self.schedule_reminders()
+        handled = 0
+        while not self.stopping.is_set():
+            claimed = await self.step()
+            if claimed == 0:
+                break
+            handled += claimed
+        return handled
+
+    async def run(self) -> None:
+        """Rounds until ``stopping`` is set, resting ``poll_seconds`` when idle."""
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
+        log.info("worker_started", worker=self.name)
+        while not self.stopping.is_set():
+            try:
+                if loop.time() >= next_scan:
+                    await self.schedule_reminders()
+                    next_scan = loop.time() + REMINDER_SCAN_SECONDS
+                claimed = await self.step()
+                pause = 0.0 if claimed else self.config.poll_seconds
+            except Exception:
+                log.exception("worker_round_failed")
+                pause = ERROR_PAUSE_SECONDS
+            if pause:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), pause)
+        log.info("worker_stopped", worker=self.name)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+async def run_once(
+    database: Database, clock: Clock, transport: Transport, config: WorkerConfig
+) -> int:
+    """Deliver everything due at ``clock.now()`` (tests drive the worker this way)."""
+    return await Worker(database, clock, transport, config).run_once()
+
+
+async def run_worker(settings: Settings, *, once: bool = False) -> None:
+    """The ``slotbook worker`` process: until SIGTERM or SIGINT (finishing the event in
+    hand and handing back the rest of its batch), or one pass with ``once``."""
+    database = create_database(settings)
+    worker = Worker(
+        database,
+        SystemClock(),
+        transport_from_settings(settings),
+        WorkerConfig.from_settings(settings),
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stopping.set)
+    try:
+        if once:
+            await worker.run_once()
+        else:
+            await worker.run()
+    finally:
+        await database.dispose()

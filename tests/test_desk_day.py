@@ -1,0 +1,337 @@
+"""The front desk's day view (GET /desk/day), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from tests.support import DAYS, MONDAY, TUESDAY, Api, unique_email
+
+DAY = "/desk/day"
+SUNDAY = "2026-12-06"
+Json = dict[str, Any]
+
+
+async def desk_day(api: Api, outlet: Json, date: str = MONDAY, *, expect: int = 200) -> Any:
+    return await api.get(DAY, params={"outlet_id": outlet["id"], "date": date}, expect=expect)
+
+
+def column(day: Json, staff: Json) -> Json:
+    found = [c for c in day["staff"] if c["id"] == staff["id"]]
+    assert len(found) == 1, f"no single column for {staff['name']}: {day['staff']}"
+    return found[0]
+
+
+def block(day: Json, staff: Json, start: str) -> Json:
+    found = [b for b in column(day, staff)["blocks"] if b["start_time"] == f"{start}:00"]
+    assert len(found) == 1, f"no single block at {start}: {column(day, staff)['blocks']}"
+    return found[0]
+
+
+async def book_many(
+    api: Api, outlet: Json, service: Json, staff: Json, count: int, **kw: Any
+) -> list[Json]:
+    return [await api.book(outlet, service, staff, **kw) for _ in range(count)]
+
+
+async def test_a_class_shows_taken_spots_of_capacity_and_counts_no_cancelled_place(
+    api: Api,
+) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    john = await api.staff("John Smith", outlet, [yoga])
+    booked = await book_many(api, outlet, yoga, john, 8)
+    cancelled = await api.cancel(booked[0])
+
+    session = block(await desk_day(api, outlet), john, "10:00")
+    assert session["label"] == "Group Yoga 10:00-11:00 - 7/10"
+    assert session["kind"] == "class"
+    assert (session["taken"], session["capacity"], session["spots_left"]) == (7, 10, 3)
+    assert (session["almost_full"], session["full"]) == (False, False)
+    assert session["end_time"] == "11:00:00"
+    roster = session["roster"]
+    assert len(roster) == 8
+    # Place holders first; the cancelled booking is listed last and holds no place.
+    assert [entry["holds_place"] for entry in roster] == [True] * 7 + [False]
+    gone = roster[-1]
+    assert gone["appointment_id"] == cancelled["id"]
+    assert gone["status"] == "cancelled"
+    assert not any(gone[flag] for flag in ("can_cancel", "can_no_show", "can_move", "can_complete"))
+    kept = roster[0]
+    assert kept["status"] == "confirmed"
+    assert all(kept[flag] for flag in ("can_cancel", "can_no_show", "can_move", "can_complete"))
+    assert kept["appointment_date"] == MONDAY
+    assert kept["appointment_start_time"] == "10:00:00"
+    customer = await api.get(f"/customers/{kept['customer_id']}")
+    assert (kept["customer_name"], kept["email"]) == (customer["name"], customer["email"])
+
+
+async def test_a_class_is_almost_full_at_nine_of_ten_and_full_at_ten(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    john = await api.staff("John Smith", outlet, [yoga])
+    await book_many(api, outlet, yoga, john, 9)
+
+    nine = block(await desk_day(api, outlet), john, "10:00")
+    assert nine["label"] == "Group Yoga 10:00-11:00 - 9/10"
+    assert (nine["almost_full"], nine["full"], nine["spots_left"]) == (True, False, 1)
+
+    last = await api.book(outlet, yoga, john)
+    ten = block(await desk_day(api, outlet), john, "10:00")
+    assert ten["label"] == "Group Yoga 10:00-11:00 - 10/10"
+    assert (ten["almost_full"], ten["full"], ten["spots_left"]) == (False, True, 0)
+
+    await api.put(f"/appointments/{last['id']}/no-show")
+    freed = block(await desk_day(api, outlet), john, "10:00")
+    assert freed["label"] == "Group Yoga 10:00-11:00 - 9/10"
+    no_show = [entry for entry in freed["roster"] if entry["appointment_id"] == last["id"]]
+    assert no_show[0]["status"] == "no_show"
+    assert not no_show[0]["holds_place"]
+
+
+async def test_a_one_to_one_appointment_is_a_block_with_a_roster_of_one(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    haircut = await api.service("Haircut")
+    colour = await api.service("Colour", duration=30)
+    anna = await api.staff("Anna Lee", outlet, [haircut, colour])
+    ana = await api.post(
+        "/customers", {"name": "Ana Ruiz", "email": "ana@example.com", "phone": "+44 20 7946 0123"}
+    )
+    both = await api.book_response(
+        outlet, ana, [(haircut, anna), (colour, anna)], start="14:00", notes="Bring photos"
+    )
+    assert both.status_code == 201, both.text
+
+    day = await desk_day(api, outlet)
+    cut = block(day, anna, "14:00")
+    assert cut["label"] == "Haircut 14:00-15:00 - Ana Ruiz"
+    assert cut["kind"] == "appointment"
+    assert (cut["taken"], cut["capacity"], cut["spots_left"], cut["full"]) == (1, 1, 0, True)
+    assert cut["almost_full"] is False
+    (entry,) = cut["roster"]
+    assert entry["appointment_id"] == both.json()["id"]
+    assert (entry["customer_name"], entry["email"], entry["phone"]) == (
+        "Ana Ruiz",
+        "ana@example.com",
+        "+44 20 7946 0123",
+    )
+    assert entry["notes"] == "Bring photos"
+    # The second service of the same appointment is its own block; moving it moves the
+    # whole appointment, which starts at 14:00.
+    dye = block(day, anna, "15:00")
+    assert dye["label"] == "Colour 15:00-15:30 - Ana Ruiz"
+    assert dye["roster"][0]["appointment_id"] == entry["appointment_id"]
+    assert dye["roster"][0]["appointment_start_time"] == "14:00:00"
+    assert [b["start_time"] for b in column(day, anna)["blocks"]] == ["14:00:00", "15:00:00"]
+
+    await api.put(f"/appointments/{entry['appointment_id']}/complete")
+    done = block(await desk_day(api, outlet), anna, "14:00")["roster"][0]
+    assert (done["status"], done["holds_place"]) == ("completed", True)
+    assert not any(done[flag] for flag in ("can_cancel", "can_no_show", "can_move", "can_complete"))
+
+
+async def test_columns_show_each_staff_members_hours_and_time_off_that_day(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    elsewhere = await api.outlet("Harbour Studio")
+    haircut = await api.service("Haircut")
+    split = {
+        "monday": [{"start": "13:00", "end": "18:00"}, {"start": "09:00", "end": "12:00"}],
+        "tuesday": [{"start": "10:00", "end": "16:00"}],
+    }
+    anna = await api.staff("Anna Lee", outlet, [haircut], working_hours=split)
+    ben = await api.staff("Ben Hart", outlet, [haircut])
+    await api.staff("Cleo Far", elsewhere, [haircut])
+    dora = await api.staff("Dora Gone", outlet, [haircut])
+    await api.patch(f"/staff/{dora['id']}", {"active": False})
+    for start, end in (
+        ("2026-12-06T20:00:00", "2026-12-07T09:30:00"),  # from Sunday evening
+        ("2026-12-07T15:00:00", "2026-12-07T16:00:00"),
+        ("2026-12-08T10:00:00", "2026-12-08T11:00:00"),  # Tuesday only
+    ):
+        await api.post(f"/staff/{anna['id']}/time-off", {"start": start, "end": end})
+
+    day = await desk_day(api, outlet)
+    assert day["date"] == MONDAY
+    assert day["outlet"] == {"id": outlet["id"], "name": "Main Studio", "timezone": "Europe/London"}
+    assert [c["name"] for c in day["staff"]] == ["Anna Lee", "Ben Hart"]
+    monday = column(day, anna)
+    assert monday["active"] is True
+    assert monday["working_hours"] == [
+        {"start": "09:00:00", "end": "12:00:00"},
+        {"start": "13:00:00", "end": "18:00:00"},
+    ]
+    assert monday["time_off"] == [
+        {"start": "2026-12-06T20:00:00", "end": "2026-12-07T09:30:00"},
+        {"start": "2026-12-07T15:00:00", "end": "2026-12-07T16:00:00"},
+    ]
+    assert monday["blocks"] == []
+    assert column(day, ben)["working_hours"] == [{"start": "08:00:00", "end": "22:00:00"}]
+    assert column(day, ben)["time_off"] == []
+
+    tuesday = column(await desk_day(api, outlet, TUESDAY), anna)
+    assert tuesday["working_hours"] == [{"start": "10:00:00", "end": "16:00:00"}]
+    assert tuesday["time_off"] == [{"start": "2026-12-08T10:00:00", "end": "2026-12-08T11:00:00"}]
+    assert column(await desk_day(api, outlet, "2026-12-09"), anna)["working_hours"] == []
+
+
+async def test_a_former_staff_member_keeps_a_column_while_they_have_bookings(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    haircut = await api.service("Haircut")
+    dora = await api.staff("Dora Gone", outlet, [haircut])
+    await api.book(outlet, haircut, dora, start="09:00")
+    await api.patch(f"/staff/{dora['id']}", {"active": False})
+
+    monday = column(await desk_day(api, outlet), dora)
+    assert monday["active"] is False
+    assert [b["start_time"] for b in monday["blocks"]] == ["09:00:00"]
+    assert (await desk_day(api, outlet, TUESDAY))["staff"] == []
+
+
+async def test_the_day_is_the_outlets_local_day(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet("Auckland Studio", "Pacific/Auckland")  # UTC+13 in December
+    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    kiri = await api.staff("Kiri Hale", outlet, [yoga])
+    await api.book(outlet, yoga, kiri, start="08:00")  # Sunday 19:00 UTC
+    await api.book(outlet, yoga, kiri, start="21:00")  # Monday 08:00 UTC
+
+    monday = column(await desk_day(api, outlet), kiri)
+    assert [b["label"] for b in monday["blocks"]] == [
+        "Group Yoga 08:00-09:00 - 1/10",
+        "Group Yoga 21:00-22:00 - 1/10",
+    ]
+    assert column(await desk_day(api, outlet, SUNDAY), kiri)["blocks"] == []
+    assert column(await desk_day(api, outlet, TUESDAY), kiri)["blocks"] == []
+
+
+async def test_another_business_and_bad_input_are_refused_naming_the_field(api: Api) -> None:
+    await api.signup("Lotus Yoga")
+    mine = await api.outlet()
+    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    john = await api.staff("John Smith", mine, [yoga])
+    await api.book(outlet=mine, service=yoga, staff=john)
+    theirs = Api(api.client)
+    await theirs.signup("Other Studio")
+    their_outlet = await theirs.outlet()
+
+    assert (await desk_day(api, their_outlet, expect=422))["field"] == "outlet_id"
+    assert (await desk_day(theirs, mine, expect=422))["field"] == "outlet_id"
+    assert (await desk_day(api, {"id": "nope"}, expect=422))["field"] == "outlet_id"
+    assert (await desk_day(api, {"id": "a\x00b"}, expect=422))["field"] == "outlet_id"
+    assert (await desk_day(api, mine, "0001-01-01", expect=422))["field"] == "date"
+    assert (await desk_day(api, mine, "9999-12-31", expect=422))["field"] == "date"
+    bad_date = await desk_day(api, mine, "2026-13-01", expect=422)
+    assert bad_date["detail"][0]["loc"] == ["query", "date"]
+    missing = await api.get(DAY, params={"date": MONDAY}, expect=422)
+    assert missing["detail"][0]["loc"] == ["query", "outlet_id"]
+    await desk_day(Api(api.client), mine, expect=401)
+    assert (await desk_day(theirs, their_outlet))["staff"] == []
+
+
+async def test_front_desk_staff_may_read_the_day(api: Api) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    email = unique_email("desk")
+    body = {"email": email, "password": "front-desk-1", "name": "Desk", "role": "staff"}
+    await api.post("/users", body)
+    login = await api.post("/auth/login", {"email": email, "password": "front-desk-1"}, expect=200)
+    desk = api.as_user(login["access_token"])
+    assert (await desk_day(desk, outlet))["outlet"]["id"] == outlet["id"]
+
+
+async def test_the_endpoint_is_documented_with_its_response_model(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    operation = schema["paths"]["/api/v1/desk/day"]["get"]
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/DeskDay"}
+    assert {"401", "403", "422"} <= set(operation["responses"])
+    assert {p["name"] for p in operation["parameters"]} == {"outlet_id", "date"}
+    block_fields = schema["components"]["schemas"]["DeskBlock"]["properties"]
+    assert {"label", "taken", "capacity", "spots_left", "almost_full", "full"} <= set(block_fields)
+
+
+@asynccontextmanager
+async def counted_statements(app: FastAPI) -> AsyncIterator[list[str]]:
+    """Every statement sent to the database while the block runs.
+
+    SQLAlchemy's ``before_cursor_execute`` sees what goes through SQLAlchemy; on
+    PostgreSQL the storage layer sends hot statements straight to asyncpg, so the
+    connections' asyncpg query loggers are attached too (they log only those direct
+    calls and transaction commands, not SQLAlchemy's prepared statements: no statement
+    is counted twice). SQLite connections have no query logger.
+    """
+    statements: list[str] = []
+    engine = app.state.database.engine.sync_engine
+    drivers: list[Any] = []
+
+    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def on_driver_query(record: Any) -> None:
+        statements.append(record.query)
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "add_query_logger"):
+            driver.add_query_logger(on_driver_query)
+            drivers.append(driver)
+
+    sa.event.listen(engine, "before_cursor_execute", on_cursor)
+    sa.event.listen(engine, "checkout", on_checkout)
+    try:
+        yield statements
+        await asyncio.sleep(0)  # query loggers are called soon after, not during, a query
+    finally:
+        sa.event.remove(engine, "checkout", on_checkout)
+        sa.event.remove(engine, "before_cursor_execute", on_cursor)
+        for driver in drivers:
+            driver.remove_query_logger(on_driver_query)
+
+
+def reads(statements: list[str]) -> list[str]:
+    """The statements that read rows (no BEGIN, COMMIT, pragma or ping)."""
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+async def test_the_day_is_read_in_a_fixed_number_of_statements(api: Api, app: FastAPI) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    haircut = await api.service("Haircut")
+    john = await api.staff("John Smith", outlet, [yoga, haircut])
+    await api.book(outlet, yoga, john, start="10:00")
+
+    async with counted_statements(app) as one_booking:
+        await desk_day(api, outlet)
+
+    team = [john] + [await api.staff(f"Teacher {n}", outlet, [yoga, haircut]) for n in range(4)]
+    hours = {day: [{"start": "08:00", "end": "22:00"}] for day in DAYS}
+    await api.patch(f"/staff/{team[1]['id']}", {"working_hours": hours})
+    for member in team:
+        await api.post(
+            f"/staff/{member['id']}/time-off",
+            {"start": "2026-12-07T18:00:00", "end": "2026-12-07T19:00:00"},
+        )
+        await book_many(api, outlet, yoga, member, 4, start="11:00")
+        await api.book(outlet, haircut, member, start="15:00")
+    cancelled = await api.book(outlet, haircut, team[2], start="16:00")
+    await api.cancel(cancelled)
+
+    async with counted_statements(app) as many_bookings:
+        day = await desk_day(api, outlet)
+
+    assert sum(len(c["blocks"]) for c in day["staff"]) == 1 + 5 * 2 + 1
+    assert sum(len(b["roster"]) for c in day["staff"] for b in c["blocks"]) == 1 + 5 * 5 + 1
+    assert len(many_bookings) == len(one_booking), (one_booking, many_bookings)
+    # The caller's role, the outlet, the day's lines, the staff, their time off.
+    assert len(reads(many_bookings)) == 5, many_bookings
