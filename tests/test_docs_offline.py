@@ -107,7 +107,9 @@ def test_swagger_ui_renders_offline_and_authorize_gets_a_token(
     page = offline.page
     page.goto(f"{server.base_url}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Slotbook")
-    expect(page.locator(".opblock-summary-path", has_text="/api/v1/auth/me").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/auth/me").first).to_be_visible(
+        timeout=60_000
+    )
 
     # Authorize: the OAuth2 password flow against /api/v1/auth/token.
     page.get_by_role("button", name="Authorize").first.click()
@@ -137,7 +139,8 @@ def test_swagger_ui_renders_offline_and_authorize_gets_a_token(
 def test_redoc_renders_offline(offline: Offline, server: LiveServer) -> None:
     page = offline.page
     page.goto(f"{server.base_url}/redoc")
-    expect(page.locator("h1", has_text="Slotbook")).to_be_visible()
+    # ReDoc lays out the whole schema before it shows anything: give a loaded CI time.
+    expect(page.locator("h1", has_text="Slotbook")).to_be_visible(timeout=60_000)
     expect(page.locator("[role=menuitem]", has_text="Healthz").first).to_be_attached()
     expect(page.locator("h2", has_text="Readyz").first).to_be_attached()
     page.get_by_placeholder("Search...").fill("readyz")
