@@ -243,6 +243,9 @@ def test_a_customer_takes_the_last_place_and_the_desk_cancel_reopens_it(
     page.get_by_role("button", name="Book", exact=True).click()
     expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
     expect(page.locator("#manage-link")).to_contain_text("/my-booking/")
+    # No mail server in the tests: the page says the confirmation goes to a file.
+    expect(page.locator("#email-notice")).to_contain_text("zoe@example.com")
+    expect(page.locator("#email-notice")).to_contain_text("written to a file")
     expect(last).to_contain_text("Full")
     expect(last).to_be_disabled()
     shoot(page, "public_booking_full.png", full_page=True)
@@ -263,6 +266,10 @@ def test_a_customer_takes_the_last_place_and_the_desk_cancel_reopens_it(
     roster = desk.get_by_role("dialog")
     expect(roster).to_contain_text("10/10 booked")
     expect(roster).to_contain_text("Zoe Walker")
+    # What was emailed to each person (no worker runs here, so nothing yet).
+    expect(roster.locator("li", has_text="Zoe Walker").locator(".emails")).to_have_text(
+        "No email yet"
+    )
     shoot(desk, "desk_roster.png")
     roster.get_by_role("button", name="Cancel Member 1", exact=True).click()
     expect(roster).to_contain_text("9/10 booked")

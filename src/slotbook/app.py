@@ -27,6 +27,7 @@ from slotbook.feeds.routes import router as feeds_router
 from slotbook.health import router as health_router
 from slotbook.logging import configure_logging
 from slotbook.middleware import BodyLimit, RequestContext
+from slotbook.notifications.routes import router as webhooks_router
 from slotbook.public.routes import router as public_router
 from slotbook.settings import Settings, get_settings
 from slotbook.storage import DATABASE_ERRORS, create_database, translate
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for router in (auth_router, catalog_router, booking_router, availability_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(desk_router, prefix=API_PREFIX)
+    app.include_router(webhooks_router, prefix=API_PREFIX)
     app.include_router(public_router, prefix=f"{API_PREFIX}/public")
     app.include_router(feeds_router)  # /api/v1/calendar-feeds and /feeds/{token}.ics
     app.include_router(web_router)

@@ -33,6 +33,7 @@ from slotbook.catalog.schemas import (
     WorkingHours,
 )
 from slotbook.clock import SystemClock
+from slotbook.scheduling.rules import WEEKDAYS
 from slotbook.schemas import PageParams
 from slotbook.settings import Settings
 from slotbook.storage import create_database
@@ -44,7 +45,6 @@ DESK_EMAIL = "desk@lotus-yoga.example.com"
 DESK_PASSWORD = "lotus-demo-desk"
 TIMEZONE = "Europe/London"
 BASE_URL = "http://127.0.0.1:8000"
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CUSTOMERS = (
     "Amelia Hart", "Ben Okafor", "Chloe Martin", "Daniel Kim", "Ella Novak", "Farah Aziz",
     "George Li", "Hannah Berg", "Isaac Moreau", "Julia Rossi", "Kai Tanaka", "Lena Fischer",
@@ -147,7 +147,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     private = await demo.service("Private Yoga Session", 60, 6000)
     massage = await demo.service("Sports Massage", 45, 5500)
 
-    every_day, weekdays, not_sunday = DAYS, DAYS[:5], DAYS[:6]
+    every_day, weekdays, not_sunday = WEEKDAYS, WEEKDAYS[:5], WEEKDAYS[:6]
     john = await demo.staff("John Smith", [yoga, private], _hours(every_day, "08:00", "20:00"))
     maria = await demo.staff(
         "Maria Garcia", [pilates, boot_camp], _hours(not_sunday, "07:00", "19:00")

@@ -9,7 +9,12 @@ from slotbook.booking.models import (
 )
 from slotbook.catalog.models import Customer, Outlet, Service, Staff, StaffService, TimeOff
 from slotbook.feeds.models import CalendarFeed
-from slotbook.notifications.models import NotificationDelivery, NotificationReminder
+from slotbook.notifications.models import (
+    NotificationDelivery,
+    NotificationReminder,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from slotbook.outbox import OutboxEvent
 from slotbook.public.models import RateLimitWindow
 
@@ -31,4 +36,6 @@ __all__ = [
     "Tenant",
     "TimeOff",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

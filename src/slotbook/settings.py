@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(default=8, ge=1)
     worker_backoff_seconds: float = Field(default=30, gt=0)
     worker_backoff_max_seconds: float = Field(default=3600, gt=0)
+    # Webhooks: the address rule, each request's time limit, and the retries.
+    webhook_allow_private_addresses: bool = False
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=60, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
 
     # Only the race-control tests turn this on: it shows the race tests can fail.
     unsafe_disable_booking_locks: bool = False

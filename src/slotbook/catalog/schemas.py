@@ -18,10 +18,10 @@ from pydantic import (
 )
 
 from slotbook.money import known_currency
+from slotbook.scheduling.rules import WEEKDAYS
 from slotbook.schemas import Currency, Id, MinuteTime, Name, OptionalText, PatchModel, Slug
 
 _TIMEZONES = frozenset(available_timezones())
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def _known_timezone(value: str) -> str:
@@ -222,7 +222,7 @@ class WorkingHours(BaseModel):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
-        for day in DAYS:
+        for day in WEEKDAYS:
             intervals = sorted(getattr(self, day) or [], key=lambda i: i.start)
             for earlier, later in pairwise(intervals):
                 if later.start < earlier.end:
@@ -232,7 +232,11 @@ class WorkingHours(BaseModel):
 
     def as_json(self) -> dict[str, list[dict[str, str]]]:
         dumped = self.model_dump(mode="json", exclude_none=True)
-        return {day: dumped[day] for day in DAYS if dumped.get(day)}
+        return {day: dumped[day] for day in WEEKDAYS if dumped.get(day)}
+
+
+# The schema spells the days out for the API documentation; they are ``rules.Weekday``.
+assert tuple(WorkingHours.model_fields) == WEEKDAYS
 
 
 ServiceIds = Annotated[list[Id], Field(max_length=500)]

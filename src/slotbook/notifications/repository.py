@@ -1,7 +1,9 @@
 """The worker's queries: claim outbox events, settle them, record deliveries, find
-reminders that are due, and read what a message says about a booking.
+reminders that are due, and read what a message says about a booking; the webhook queue
+(``WebhookQueue``: fan an event out to its endpoints, claim and settle deliveries); and
+the webhook API's tenant-scoped repositories.
 
-Everything here runs in short transactions of the worker's own (``Database.transaction``),
+The worker's queries run in short transactions of its own (``Database.transaction``),
 across tenants: an event names its tenant, and reads of a tenant's rows go through that
 tenant's repositories.
 """
@@ -22,8 +24,14 @@ from slotbook.booking.models import Appointment
 from slotbook.booking.repository import AppointmentRepository, LineView
 from slotbook.catalog.models import Customer, Outlet
 from slotbook.ids import new_id
-from slotbook.notifications.models import NotificationDelivery, NotificationReminder
-from slotbook.notifications.schemas import ClaimedEvent, Outcome
+from slotbook.notifications.models import (
+    NotificationDelivery,
+    NotificationReminder,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookStatus,
+)
+from slotbook.notifications.schemas import ClaimedDelivery, ClaimedEvent, Outcome
 from slotbook.outbox import (
     INSERT_NOTICES,
     Notice,
@@ -32,6 +40,7 @@ from slotbook.outbox import (
     appointment_stream,
     notice_rows,
 )
+from slotbook.repository import TenantRepository
 from slotbook.scheduling.rules import OPEN_STATUSES
 from slotbook.storage import Query, Storage, storage_of
 
@@ -374,3 +383,336 @@ class OutboxRepository:
             )
         )
         return int(count.scalar_one())
+
+
+# Webhooks
+
+HOOK_PENDING = WebhookStatus.PENDING.value
+_EARLIER_DELIVERY = aliased(WebhookDelivery)
+_GAVE_UP = "the worker stopped during the last attempt"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An active endpoint of a tenant and the event types it takes."""
+
+    endpoint_id: str
+    event_types: list[str]
+
+
+class WebhookQueue:
+    """The worker's webhook queries, across tenants, in its own short transactions: the
+    same lease protocol as the outbox (``OutboxRepository``), per delivery."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def storage(self) -> Storage:
+        return storage_of(self.session)
+
+    async def _execute(self, statement: sa.Executable) -> sa.Result[Any]:
+        return await self.storage.execute(self.session, statement)
+
+    # Fan-out (in the transaction that settles the outbox event)
+
+    async def subscribers(self, tenant_id: str, since: datetime) -> list[Subscriber]:
+        """The tenant's active endpoints registered by ``since`` (an event goes to the
+        endpoints that existed when it happened)."""
+        rows = await self._execute(
+            sa.select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+            .where(
+                WebhookEndpoint.tenant_id == tenant_id,
+                WebhookEndpoint.active.is_(True),
+                WebhookEndpoint.created_at <= since,
+            )
+            .order_by(WebhookEndpoint.id)
+        )
+        pairs = (tuple(row) for row in rows)
+        return [Subscriber(str(endpoint_id), list(types)) for endpoint_id, types in pairs]
+
+    async def add_deliveries(
+        self, event: ClaimedEvent, endpoint_ids: Sequence[str], body: str, now: datetime
+    ) -> None:
+        """One delivery of ``event`` per endpoint; one already written (an earlier attempt
+        at the event) is left as it is."""
+        for endpoint_id in endpoint_ids:
+            values = {
+                "id": new_id(),
+                "tenant_id": event.tenant_id,
+                "endpoint_id": endpoint_id,
+                "event_id": event.id,
+                "event_seq": event.seq,
+                "event_type": event.type,
+                "stream": event.stream,
+                "body": body,
+                "status": HOOK_PENDING,
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            await self.storage.insert_or_ignore(self.session, WebhookDelivery, values)
+
+    # Claims
+
+    async def claim(
+        self, now: datetime, worker: str, lease: timedelta, batch: int, max_attempts: int
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``batch`` due deliveries of active endpoints, oldest event first.
+
+        As for the outbox: an earlier pending delivery of the same stream (appointment)
+        to the same endpoint holds back the later ones, so an endpoint receives a
+        stream's events one at a time and in order; the claim counts the attempt.
+        """
+        earlier_pending = sa.exists().where(
+            _EARLIER_DELIVERY.endpoint_id == WebhookDelivery.endpoint_id,
+            _EARLIER_DELIVERY.stream == WebhookDelivery.stream,
+            _EARLIER_DELIVERY.event_seq < WebhookDelivery.event_seq,
+            _EARLIER_DELIVERY.status == HOOK_PENDING,
+        )
+        endpoint_active = sa.exists().where(
+            WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+            WebhookEndpoint.active.is_(True),
+        )
+        candidates = self.storage.skip_locked(
+            sa.select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == HOOK_PENDING,
+                WebhookDelivery.available_at <= now,
+                sa.or_(
+                    WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= now
+                ),
+                WebhookDelivery.attempts < max_attempts,
+                endpoint_active,
+                ~earlier_pending,
+            )
+            .order_by(WebhookDelivery.event_seq, WebhookDelivery.id)
+            .limit(batch)
+        )
+        claimed = await self._execute(
+            sa.update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(candidates))
+            .values(
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=WebhookDelivery.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                WebhookDelivery.id,
+                WebhookDelivery.tenant_id,
+                WebhookDelivery.endpoint_id,
+                WebhookDelivery.event_id,
+                WebhookDelivery.event_type,
+                WebhookDelivery.body,
+                WebhookDelivery.attempts,
+                WebhookDelivery.event_seq,
+            )
+        )
+        rows: list[tuple[Any, ...]] = [tuple(row) for row in claimed]
+        if not rows:
+            return []
+        found = await self._execute(
+            sa.select(WebhookEndpoint.id, WebhookEndpoint.url, WebhookEndpoint.secret).where(
+                WebhookEndpoint.id.in_(sorted({row[2] for row in rows}))
+            )
+        )
+        triples = (tuple(row) for row in found)
+        endpoints = {
+            str(endpoint_id): (str(url), str(secret)) for endpoint_id, url, secret in triples
+        }
+        rows.sort(key=lambda row: (row[7], row[0]))
+        return [
+            ClaimedDelivery(
+                id,
+                tenant_id,
+                endpoint_id,
+                event_id,
+                event_type,
+                body,
+                attempts,
+                *endpoints[endpoint_id],
+            )
+            for id, tenant_id, endpoint_id, event_id, event_type, body, attempts, _ in rows
+        ]
+
+    async def give_up_abandoned(self, now: datetime, max_attempts: int) -> list[str]:
+        """Deliveries whose last allowed attempt died with its worker: failed, and their
+        endpoints disabled (as after any last attempt). The endpoints' ids."""
+        failed = await self._execute(
+            sa.update(WebhookDelivery)
+            .where(
+                WebhookDelivery.status == HOOK_PENDING,
+                WebhookDelivery.attempts >= max_attempts,
+                sa.or_(
+                    WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= now
+                ),
+            )
+            .values(
+                status=WebhookStatus.FAILED.value,
+                claimed_until=None,
+                last_error=sa.func.coalesce(WebhookDelivery.last_error, _GAVE_UP),
+                updated_at=now,
+            )
+            .returning(WebhookDelivery.endpoint_id)
+        )
+        return sorted({str(row[0]) for row in failed})
+
+    async def release(self, ids: Sequence[str], worker: str) -> None:
+        """Hand back claims this worker will not get to, with the attempt they counted."""
+        if not ids:
+            return
+        await self._execute(
+            sa.update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id.in_(list(ids)),
+                WebhookDelivery.claimed_by == worker,
+                WebhookDelivery.status == HOOK_PENDING,
+            )
+            .values(claimed_until=None, claimed_by=None, attempts=WebhookDelivery.attempts - 1)
+        )
+
+    # Settling
+
+    async def delivered(
+        self, delivery: ClaimedDelivery, now: datetime, status: int | None, excerpt: str | None
+    ) -> None:
+        await self._execute(
+            sa.update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == HOOK_PENDING)
+            .values(
+                status=WebhookStatus.DELIVERED.value,
+                delivered_at=now,
+                claimed_until=None,
+                last_response_status=status,
+                last_response_body=excerpt,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+
+    async def retry_later(
+        self,
+        delivery: ClaimedDelivery,
+        worker: str,
+        at: datetime,
+        now: datetime,
+        status: int | None,
+        excerpt: str | None,
+        error: str,
+    ) -> None:
+        """Back off until ``at``, while this worker still holds the claim."""
+        await self._execute(
+            sa.update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery.id,
+                WebhookDelivery.status == HOOK_PENDING,
+                WebhookDelivery.claimed_by == worker,
+            )
+            .values(
+                available_at=at,
+                claimed_until=None,
+                last_response_status=status,
+                last_response_body=excerpt,
+                last_error=error[:1000],
+                updated_at=now,
+            )
+        )
+
+    async def failed(
+        self,
+        delivery: ClaimedDelivery,
+        worker: str,
+        now: datetime,
+        status: int | None,
+        excerpt: str | None,
+        error: str,
+    ) -> bool:
+        """Give up on the delivery, while this worker still holds the claim; whether it
+        did (another worker may have taken the claim over, or a manager requeued it)."""
+        result = await self._execute(
+            sa.update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery.id,
+                WebhookDelivery.status == HOOK_PENDING,
+                WebhookDelivery.claimed_by == worker,
+            )
+            .values(
+                status=WebhookStatus.FAILED.value,
+                claimed_until=None,
+                last_response_status=status,
+                last_response_body=excerpt,
+                last_error=error[:1000],
+                updated_at=now,
+            )
+            .returning(WebhookDelivery.id)
+        )
+        return result.first() is not None
+
+    async def disable_endpoint(self, endpoint_id: str, reason: str, now: datetime) -> None:
+        """Disable an active endpoint and say why (a disabled one keeps its first reason).
+        Its pending deliveries stay, unclaimed, until it is re-activated."""
+        await self._execute(
+            sa.update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.active.is_(True))
+            .values(active=False, disabled_reason=reason[:1000], disabled_at=now, updated_at=now)
+        )
+
+
+class WebhookRepository(TenantRepository[WebhookEndpoint]):
+    model = WebhookEndpoint
+    label = "Webhook endpoint"
+
+    def listing(self) -> sa.Select[WebhookEndpoint]:
+        """The tenant's endpoints, oldest first."""
+        return self.base_query().order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+
+    async def delete(self, endpoint_id: str) -> None:
+        """The endpoint and its delivery log."""
+        await self.execute(
+            sa.delete(WebhookDelivery).where(
+                WebhookDelivery.tenant_id == self.tenant_id,
+                WebhookDelivery.endpoint_id == endpoint_id,
+            )
+        )
+        await self.execute(
+            sa.delete(WebhookEndpoint).where(
+                WebhookEndpoint.tenant_id == self.tenant_id, WebhookEndpoint.id == endpoint_id
+            )
+        )
+
+
+class WebhookDeliveryRepository(TenantRepository[WebhookDelivery]):
+    model = WebhookDelivery
+    label = "Webhook delivery"
+
+    def log(self, endpoint_id: str, status: str | None) -> sa.Select[WebhookDelivery]:
+        """An endpoint's deliveries, newest event first."""
+        stmt = (
+            self.base_query()
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+            .order_by(WebhookDelivery.event_seq.desc(), WebhookDelivery.id.desc())
+        )
+        if status is not None:
+            stmt = stmt.where(WebhookDelivery.status == status)
+        return stmt
+
+
+class EmailLogRepository(TenantRepository[NotificationDelivery]):
+    """The emails sent (or being retried) about appointments, for the people who look."""
+
+    model = NotificationDelivery
+    label = "Email"
+
+    async def for_appointments(self, appointment_ids: Sequence[str]) -> list[NotificationDelivery]:
+        """Every email about these appointments, oldest first, in one query."""
+        if not appointment_ids:
+            return []
+        stmt = (
+            self.base_query()
+            .where(NotificationDelivery.appointment_id.in_(sorted(set(appointment_ids))))
+            .where(NotificationDelivery.channel == "email")
+            .order_by(NotificationDelivery.created_at, NotificationDelivery.id)
+        )
+        return list((await self.execute(stmt)).scalars())

@@ -113,6 +113,7 @@ async def book(
         data,
         idempotency_key=idempotency_key,
         secret=request.app.state.secret_key,
+        mail_to_files=not request.app.state.settings.smtp_host,
     )
     return JSONResponse(body, status_code=status)
 
@@ -123,8 +124,11 @@ async def book(
     responses=responses(NotFound, TooManyRequests),
     summary="A customer's own booking, by its private link",
 )
-async def my_booking(link: Linked, session: SessionDep, clock: ClockDep) -> BookingOut:
-    return await service.booking_view(session, link, clock.now())
+async def my_booking(
+    request: Request, link: Linked, session: SessionDep, clock: ClockDep
+) -> BookingOut:
+    mail_to_files = not request.app.state.settings.smtp_host
+    return await service.booking_view(session, link, clock.now(), mail_to_files=mail_to_files)
 
 
 @router.put(

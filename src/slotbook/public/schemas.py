@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from slotbook.catalog.schemas import Phone
+from slotbook.notifications.schemas import EmailNotice
 from slotbook.schemas import Id, MinuteTime, Name, TimeOfDay
 
 
@@ -106,3 +107,12 @@ class BookingOut(BaseModel):
     cancelled_at: datetime | None
     can_cancel: bool
     manage_path: str = Field(description="the private link (keep it secret)")
+    emails: list[EmailNotice] = Field(
+        default_factory=list,
+        description="emails sent about this booking (addresses masked); the confirmation "
+        "follows within moments of booking",
+    )
+    mail_to_files: bool = Field(
+        default=False,
+        description="no mail server is configured: emails are written as files (the demo)",
+    )

@@ -27,6 +27,7 @@ from slotbook.catalog.schemas import CustomerCreate
 from slotbook.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
 from slotbook.links import LinkedBooking, booking_token, manage_path, read_token
 from slotbook.money import format_price
+from slotbook.notifications.service.email_log import email_log
 from slotbook.public import repository
 from slotbook.public.schemas import (
     BookedService,
@@ -275,6 +276,7 @@ async def book(
     *,
     idempotency_key: str | None,
     secret: str,
+    mail_to_files: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """Book one service; answers (status, body) so a repeated key gets the first answer."""
     service = await _bookable_service(session, front, data.service_id)
@@ -302,14 +304,20 @@ async def book(
         except booking.BookingConflict as exc:
             raise Conflict(exc.detail, code=exc.code) from None
     token = booking_token(secret, front.tenant.id, appointment_id)
-    view = await booking_view(session, read_token(secret, token), ctx.now)
+    view = await booking_view(
+        session, read_token(secret, token), ctx.now, mail_to_files=mail_to_files
+    )
     return 201, view.model_dump(mode="json")
 
 
 # The customer's own booking
 
 
-async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime) -> BookingOut:
+async def booking_view(
+    session: AsyncSession, link: LinkedBooking, now: datetime, *, mail_to_files: bool = False
+) -> BookingOut:
+    """The booking a private link names, with the emails sent about it (``mail_to_files``:
+    no mail server is configured, so they were written as files, as in the demo)."""
     appointment = await find_appointment(session, link.tenant_id, link.appointment_id)
     tenant = await auth.find_tenant(session, link.tenant_id)
     if appointment is None or tenant is None:
@@ -340,6 +348,10 @@ async def booking_view(session: AsyncSession, link: LinkedBooking, now: datetime
         cancelled_at=appointment.cancelled_at,
         can_cancel=appointment.status in rules.OPEN_STATUSES and appointment.starts_at > now,
         manage_path=manage_path(link.token),
+        emails=await email_log(
+            session, link.tenant_id, [appointment.id], written_to_files=mail_to_files, mask=True
+        ),
+        mail_to_files=mail_to_files,
     )
 
 

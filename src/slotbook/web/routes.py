@@ -91,7 +91,10 @@ async def my_booking_page(
 ) -> HTMLResponse:
     try:
         link = read_token(request.app.state.secret_key, token)
-        booking = await public.booking_view(session, link, clock.now())
+        mail_to_files = not request.app.state.settings.smtp_host
+        booking = await public.booking_view(
+            session, link, clock.now(), mail_to_files=mail_to_files
+        )
     except NotFound:
         return _not_found(request, "We could not find this booking. Check the link you were sent.")
     return _page(

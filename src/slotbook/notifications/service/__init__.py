@@ -1,5 +1,6 @@
 """The notifications service: the worker (``worker``), what the emails say (``emails``,
-``calendar``) and how they leave (``transports``)."""
+``calendar``) and how they leave (``transports``); webhook endpoints (``webhooks``), the
+address rule (``addresses``) and how webhooks leave (``webhook_delivery``)."""
 
 from slotbook.notifications.service.emails import format_when
 from slotbook.notifications.service.transports import (
@@ -9,6 +10,7 @@ from slotbook.notifications.service.transports import (
     Transport,
     transport_from_settings,
 )
+from slotbook.notifications.service.webhook_delivery import WebhookConfig
 from slotbook.notifications.service.worker import Worker, WorkerConfig, run_once, run_worker
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "PermanentFailure",
     "SmtpTransport",
     "Transport",
+    "WebhookConfig",
     "Worker",
     "WorkerConfig",
     "format_when",

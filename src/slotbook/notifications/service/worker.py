@@ -31,6 +31,18 @@ decision per start). A moved appointment has a new start, so its reminder moves 
 it; a cancelled one is no longer open; lead times are elapsed time before the start
 instant, so a DST change in between does not shift them. A booking made inside the lead
 time gets no reminder (its confirmation has just gone out).
+
+Webhooks ride on the same rounds. Settling an event (step 2, whatever became of its
+emails) also writes one ``webhook_deliveries`` row per active endpoint of its tenant
+that subscribes to its type, in the same transaction: a delivery exists exactly when
+its event has been handled once, and a retried event writes none twice. Each round then
+claims due deliveries with the same lease protocol (``WebhookQueue.claim``; an earlier
+pending delivery of the same appointment to the same endpoint holds back the later
+ones), sends them outside any transaction (``webhook_delivery``) and settles each:
+delivered on 2xx; on 410 Gone, or when the address rule refuses the URL, failed and
+the endpoint disabled at once; otherwise retried after ``backoff * 2**(attempt-1)``
+(capped) until ``max_attempts``, after which the delivery fails and its endpoint is
+disabled, so its remaining deliveries wait until a manager re-activates it.
 """
 
 from __future__ import annotations
@@ -42,15 +54,15 @@ import signal
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import structlog
 
 from slotbook.clock import Clock, SystemClock
 from slotbook.ids import new_id
-from slotbook.notifications.repository import MailContext, OutboxRepository
-from slotbook.notifications.schemas import ClaimedEvent, Email, Outcome
+from slotbook.notifications.repository import MailContext, OutboxRepository, WebhookQueue
+from slotbook.notifications.schemas import ClaimedDelivery, ClaimedEvent, Email, Outcome
 from slotbook.notifications.service.emails import (
     CHANNEL,
     VERSIONS,
@@ -64,6 +76,15 @@ from slotbook.notifications.service.transports import (
     PermanentFailure,
     Transport,
     transport_from_settings,
+)
+from slotbook.notifications.service.webhook_delivery import (
+    Attempt,
+    Result,
+    WebhookConfig,
+    WebhookSender,
+    is_webhook_event,
+    subscribes,
+    webhook_body,
 )
 from slotbook.outbox import Notice, appointment_stream
 from slotbook.settings import Settings
@@ -87,6 +108,7 @@ class WorkerConfig:
     backoff: timedelta = timedelta(seconds=30)
     backoff_max: timedelta = timedelta(hours=1)
     poll_seconds: float = 1.0
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -104,6 +126,7 @@ class WorkerConfig:
             backoff=timedelta(seconds=settings.worker_backoff_seconds),
             backoff_max=timedelta(seconds=settings.worker_backoff_max_seconds),
             poll_seconds=settings.worker_poll_seconds,
+            webhooks=WebhookConfig.from_settings(settings),
         )
 
     def backoff_after(self, attempts: int) -> timedelta:
@@ -140,6 +163,7 @@ class Worker:
         self.config = config
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = asyncio.Event()
+        self.webhooks = WebhookSender(config.webhooks)
 
     # One round
 
@@ -249,6 +273,7 @@ class Worker:
                 if final and outcome.status == "retrying":
                     outcome = Outcome(outcome.email, "failed", outcome.error)
                 await repo.record(event, CHANNEL, outcome, now)
+            await self.fan_out(WebhookQueue(session), event, now)
             if error is None:
                 await repo.delivered(event, now)
             else:
@@ -262,6 +287,16 @@ class Worker:
                 attempts=event.attempts,
                 error=error,
             )
+
+    async def fan_out(self, queue: WebhookQueue, event: ClaimedEvent, now: datetime) -> None:
+        """The event's webhook deliveries, one per subscribed endpoint (in the settle
+        transaction; on a retried event the ones already written stay as they are)."""
+        if not is_webhook_event(event.type):
+            return
+        subscribers = await queue.subscribers(event.tenant_id, event.created_at)
+        wanted = [s.endpoint_id for s in subscribers if subscribes(s.event_types, event.type)]
+        if wanted:
+            await queue.add_deliveries(event, wanted, webhook_body(event), now)
 
     async def _send(self, event: ClaimedEvent, email: Email) -> Outcome:
         message = to_message(
@@ -280,15 +315,90 @@ class Worker:
         log.info("email_sent", event_id=event.id, kind=email.kind, type=event.type)
         return Outcome(email, "sent")
 
+    # Webhooks
+
+    async def step_webhooks(self) -> int:
+        """Claim one batch of webhook deliveries and send it; the number claimed."""
+        now = self.clock.now()
+        hooks = self.config.webhooks
+        async with self.database.transaction(write=True) as session:
+            queue = WebhookQueue(session)
+            for endpoint_id in await queue.give_up_abandoned(now, hooks.max_attempts):
+                reason = f"{_DISABLED}: a delivery's last attempt was cut short (worker stopped)"
+                await queue.disable_endpoint(endpoint_id, reason, now)
+            deliveries = await queue.claim(
+                now, self.name, self.config.lease, self.config.batch_size, hooks.max_attempts
+            )
+        if not deliveries:
+            return 0
+        start_by = now + self.config.lease * 0.8
+        gate = asyncio.Semaphore(self.config.concurrency)
+        unstarted: list[str] = []
+
+        async def send(delivery: ClaimedDelivery) -> None:
+            async with gate:
+                if self.stopping.is_set() or self.clock.now() >= start_by:
+                    unstarted.append(delivery.id)
+                    return
+                await self.deliver_webhook(delivery)
+
+        results = await asyncio.gather(*(send(d) for d in deliveries), return_exceptions=True)
+        if unstarted:
+            async with self.database.transaction(write=True) as session:
+                await WebhookQueue(session).release(unstarted, self.name)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(deliveries)
+
+    async def deliver_webhook(self, delivery: ClaimedDelivery) -> None:
+        """Send one delivery, then settle it (and disable its endpoint when it must)."""
+        try:
+            attempt = await self.webhooks.send(delivery, self.clock.now())
+        except Exception as exc:  # a bug: retried all the same
+            log.exception("webhook_attempt_failed", delivery_id=delivery.id)
+            attempt = Attempt(Result.RETRY, error=_describe(exc))
+        now = self.clock.now()
+        hooks = self.config.webhooks
+        last = delivery.attempts >= hooks.max_attempts
+        disable: str | None = None
+        async with self.database.transaction(write=True) as session:
+            queue = WebhookQueue(session)
+            status, excerpt, error = attempt.status, attempt.excerpt, attempt.describe()
+            if attempt.result is Result.DELIVERED:
+                await queue.delivered(delivery, now, status, excerpt)
+            elif attempt.result is Result.RETRY and not last:
+                retry_at = now + hooks.backoff_after(delivery.attempts)
+                await queue.retry_later(delivery, self.name, retry_at, now, status, excerpt, error)
+            elif await queue.failed(delivery, self.name, now, status, excerpt, error):
+                disable = _disabled_reason(attempt, delivery, now)
+                await queue.disable_endpoint(delivery.endpoint_id, disable, now)
+        fields = {
+            "delivery_id": delivery.id,
+            "endpoint_id": delivery.endpoint_id,
+            "event_id": delivery.event_id,
+            "type": delivery.event_type,
+            "attempts": delivery.attempts,
+            "status": attempt.status,
+        }
+        if attempt.result is Result.DELIVERED:
+            log.info("webhook_delivered", **fields)
+        elif disable is not None:
+            log.warning("webhook_endpoint_disabled", reason=disable, **fields)
+        else:
+            log.warning("webhook_retry", error=attempt.describe(), **fields)
+
     # Running
 
     async def run_once(self) -> int:
         """Everything due now: reminders, then rounds until nothing is claimable (events
-        backing off are not). The number of events handled."""
+        and webhook deliveries backing off are not). The number of events and webhook
+        deliveries handled."""
         await self.schedule_reminders()
         handled = 0
         while not self.stopping.is_set():
             claimed = await self.step()
+            claimed += await self.step_webhooks()
             if claimed == 0:
                 break
             handled += claimed
@@ -305,6 +415,7 @@ class Worker:
                     await self.schedule_reminders()
                     next_scan = loop.time() + REMINDER_SCAN_SECONDS
                 claimed = await self.step()
+                claimed += await self.step_webhooks()
                 pause = 0.0 if claimed else self.config.poll_seconds
             except Exception:
                 log.exception("worker_round_failed")
@@ -317,6 +428,22 @@ class Worker:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+_DISABLED = "disabled by the worker"
+
+
+def _disabled_reason(attempt: Attempt, delivery: ClaimedDelivery, now: datetime) -> str:
+    """What an endpoint's ``disabled_reason`` says after a delivery failed for good."""
+    when = now.isoformat()
+    if attempt.result is Result.GONE:
+        return f"{_DISABLED}: the endpoint answered 410 Gone at {when} (event {delivery.event_id})"
+    if attempt.result is Result.REFUSED:
+        return f"{_DISABLED}: {attempt.describe()} (at {when})"
+    return (
+        f"{_DISABLED}: {delivery.attempts} attempts of event {delivery.event_id} "
+        f"({delivery.event_type}) failed, the last at {when}: {attempt.describe()}"
+    )
 
 
 async def run_once(

@@ -210,6 +210,11 @@
     const link = $("manage-link");
     link.href = url;
     link.textContent = url;
+    const email = $("email").value.trim();
+    $("email-notice").textContent = booking.mail_to_files
+      ? `A confirmation email with this link for ${email} has been queued; this server has ` +
+        "no mail server set up, so it is written to a file in its mail folder instead."
+      : `A confirmation email with this link is on its way to ${email}.`;
     $("form-section").hidden = true;
     $("confirmation").hidden = false;
     $("confirm-title").focus();

@@ -299,6 +299,34 @@
       `${longDate(state.view.date, { year: true })} with ${member.name} - ` +
       (block.kind === "class" ? `${block.taken}/${block.capacity} booked` : `${block.taken} booked`);
     list.replaceChildren(...block.roster.map((entry) => rosterItem(entry, block)));
+    loadEmails(block);
+  }
+
+  // What was emailed to each person in the roster: one request for the whole roster.
+  async function loadEmails(block) {
+    const ids = block.roster.map((entry) => entry.appointment_id);
+    if (!ids.length) return;
+    const query = ids.map((id) => `appointment_id=${encodeURIComponent(id)}`).join("&");
+    let log;
+    try {
+      log = await call("GET", `/emails?${query}`);
+    } catch (error) {
+      return; // the roster works without it
+    }
+    for (const id of ids) {
+      const node = document.querySelector(`#roster-list li[data-appointment="${id}"] .emails`);
+      if (!node) continue;
+      const mine = log.items.filter((email) => email.appointment_id === id);
+      node.textContent = mine.length ? mine.map(emailText).join(" \u00b7 ") : "No email yet";
+    }
+  }
+
+  function emailText(email) {
+    const kind = email.kind.charAt(0).toUpperCase() + email.kind.slice(1);
+    if (email.status === "sent") {
+      return email.written_to_file ? `${kind} email written to file` : `${kind} email sent`;
+    }
+    return email.status === "retrying" ? `${kind} email retrying` : `${kind} email failed`;
   }
 
   function rosterItem(entry, block) {
@@ -315,6 +343,7 @@
         el("div", {}, "Status: ", el("span", { className: `status status-${entry.status}` },
           entry.status.replace("_", " "))),
         entry.notes ? el("div", { className: "contact" }, `Notes: ${entry.notes}`) : null,
+        entry.email ? el("div", { className: "contact emails" }, "") : null,
       ),
     );
     const path = `/appointments/${entry.appointment_id}`;
