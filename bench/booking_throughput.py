@@ -4,6 +4,11 @@ Run from the repository root (PostgreSQL must be running):
 
     .venv/bin/python bench/booking_throughput.py
 
+Another checkout's code: run this script with that tree's interpreter, e.g.
+``/work/before/.venv/bin/python bench/booking_throughput.py`` (its ``slotbook`` package, migrations
+and server binary; ``bench/compare.py`` does this). After the timed runs it counts SQL
+statements per request in the PostgreSQL log (``statement_count.py``, ``--count-requests``).
+
 It creates a database of its own (dropped at the end), migrates it, starts
 ``slotbook serve --workers 2`` on it, sets up a tenant with 200 staff, and measures:
 
@@ -44,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from http_client import HttpConnection  # noqa: E402
+from statement_count import count_statements, describe  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 from slotbook.ids import new_id  # noqa: E402
@@ -586,6 +592,14 @@ async def main(args: argparse.Namespace) -> int:
             await con.close()
             requests_c = c.ok + sum(c.other.values())
             report(results, args, in_db=in_db, requests_c=requests_c, refusals=refusals)
+            counted = None
+            if args.count_requests:
+                counted = await count_booking_statements(
+                    admin_url, dsn, name, server.port, tenant, today, args.count_requests
+                )
+                print(describe(counted, "booking (b)"))
+            if args.json:
+                write_json(args, results, counted, in_db=in_db, refusals=refusals)
             in_db -= args.class_prefill
             # 503s are lock waits past SLOTBOOK_LOCK_TIMEOUT_MS: bounded, refused, retryable.
             decided = c.ok + refusals
@@ -600,6 +614,61 @@ async def main(args: argparse.Namespace) -> int:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     return 0
+
+
+async def count_booking_statements(
+    admin_url: str, dsn: str, name: str, port: int, tenant: Tenant, today: date, n: int
+) -> dict[str, Any]:
+    """N bookings like (b), one at a time on one connection, with statement logging on."""
+    cursor = SlotCursor(tenant.staff_ids, today + timedelta(days=700))
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+
+    async def run() -> None:
+        conn = HttpConnection("127.0.0.1", port)
+        try:
+            for _ in range(n):
+                staff_id, start = cursor.next()
+                body = booking_body(tenant, tenant.service_id, staff_id, start)
+                status, payload = await conn.request("POST", "/api/v1/appointments", body, headers)
+                if status != 201:
+                    raise RuntimeError(f"counting booking: {status} {payload[:200]!r}")
+        finally:
+            await conn.close()
+
+    return await count_statements(asyncpg_dsn(admin_url), dsn, name, n, run)
+
+
+def write_json(
+    args: argparse.Namespace, results: list[Result], counted: dict[str, Any] | None, **info: int
+) -> None:
+    runs = {}
+    for key, r in zip("abcd", results, strict=True):
+        requests = r.ok + sum(r.other.values())
+        runs[key] = {
+            "name": r.name,
+            "rate": r.rate,
+            "p50_ms": r.pct(0.5),
+            "p99_ms": r.pct(0.99),
+            "ok": r.ok,
+            "other": {str(k): v for k, v in r.other.items()},
+            "seconds": r.seconds,
+            "client_cpu_share": r.client_cpu / r.seconds,
+            "server_cpu_share": None if r.server_cpu is None else r.server_cpu / r.seconds,
+            "server_cpu_ms_per_request": (
+                None if r.server_cpu is None else r.server_cpu * 1000 / max(1, requests)
+            ),
+        }
+    out = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        "python": sys.executable,
+        "server": str(Path(sys.executable).parent / "slotbook"),
+        "seconds": args.seconds,
+        "runs": runs,
+        "class": info,
+        "statements": counted,
+        "loadavg_end": os.getloadavg(),
+    }
+    Path(args.json).write_text(json.dumps(out, indent=2))
 
 
 def report(results: list[Result], args: argparse.Namespace, **c_info: int) -> None:
@@ -656,6 +725,14 @@ def parse_args() -> argparse.Namespace:
         help="places of the 1,000-place class booked with SQL before (c) (default 600)",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the workers during (b)")
+    parser.add_argument(
+        "--count-requests",
+        type=int,
+        default=50,
+        help="bookings sent one at a time with log_statement = 'all' after the timed runs, to "
+        "count statements per booking in the PostgreSQL log (0: skip; default 50)",
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument(
         "--env",
         action="append",

@@ -4,6 +4,11 @@ Run from the repository root (PostgreSQL must be running):
 
     .venv/bin/python bench/grid_benchmark.py
 
+Another checkout's code: run this script with that tree's interpreter, e.g.
+``/work/before/.venv/bin/python bench/grid_benchmark.py`` (its ``slotbook`` package, migrations
+and server binary; ``bench/compare.py`` does this). After the timed runs it counts SQL
+statements per request in the PostgreSQL log (``statement_count.py``, ``--count-requests``).
+
 It creates a database of its own (dropped at the end), migrates it, starts
 ``slotbook serve --workers 2`` on it and sets up one outlet with 30 staff who offer a
 group class (capacity 10) and personal training, working 08:00-22:00 every day. It
@@ -52,11 +57,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from http_client import HttpConnection  # noqa: E402
+from statement_count import count_statements, describe  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 from slotbook.ids import new_id  # noqa: E402
 from slotbook.migrations.runner import upgrade  # noqa: E402
-from slotbook.scheduling import rules  # noqa: E402
+
+try:  # the storage-layer refactor moved the rules; older trees (7ef6429) have them here
+    from slotbook.scheduling import rules
+except ImportError:
+    from slotbook.booking import rules  # type: ignore[no-redef]
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 GRID = "/api/v1/availability/availability-grid"
@@ -461,6 +471,36 @@ def report(
     )
 
 
+def write_json(
+    path: str,
+    fast: dict[int, Timing],
+    slow: dict[int, Timing],
+    load_before: str,
+    counted: dict[str, Any] | None,
+) -> None:
+    Path(path).write_text(
+        json.dumps(
+            {
+                "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+                "python": sys.executable,
+                "load_before": load_before,
+                "grids": {
+                    str(days): {
+                        "p50_ms": fast[days].p50,
+                        "p99_ms": fast[days].p99,
+                        "requests": len(fast[days].samples_ms),
+                        "slots": fast[days].slots,
+                        "naive_p50_ms": slow[days].p50,
+                    }
+                    for days in RANGES
+                },
+                "statements": counted,
+            },
+            indent=2,
+        )
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     admin_url = os.environ.get("SLOTBOOK_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
     database = BenchDatabase(admin_url)
@@ -487,10 +527,42 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"naive  {days:>2} days: p50 {slow[days].p50:.0f} ms", flush=True)
                     if served != computed:
                         raise SystemExit(f"naive and server grids differ for {days} days")
+                counted = None
+                if args.count_requests:
+                    counted = await count_grid_statements(
+                        admin_url, database, server.port, business, first_day, args.count_requests
+                    )
+                    print(describe(counted, "7-day grid"), flush=True)
         print()
         print(report(fast, slow, appointments, (load_before, load_average())))
+        if args.json:
+            write_json(args.json, fast, slow, load_before, counted)
     finally:
         await database.drop()
+
+
+async def count_grid_statements(
+    admin_url: str,
+    database: BenchDatabase,
+    port: int,
+    business: Business,
+    first_day: date,
+    n: int,
+) -> dict[str, Any]:
+    """N 7-day grid requests, one at a time, with statement logging on."""
+    path = f"{GRID}?{urlencode(grid_params(business, first_day, 7))}"
+
+    async def run() -> None:
+        connection = HttpConnection("127.0.0.1", port)
+        try:
+            for _ in range(n):
+                await get_grid(connection, path, business)
+        finally:
+            await connection.close()
+
+    return await count_statements(
+        asyncpg_dsn(admin_url), database.dsn, database.name, n, run
+    )  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -500,6 +572,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--naive-requests", type=int, default=10, help="naive computations per range"
     )
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument(
+        "--count-requests",
+        type=int,
+        default=20,
+        help="7-day grids sent with log_statement = 'all' after the timed runs, to count "
+        "statements per grid in the PostgreSQL log (0: skip; default 20)",
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args(argv)
 
 

@@ -333,10 +333,12 @@ class PostgresStorage(Storage):
                 driver = (await connection.get_raw_connection()).driver_connection
             except Exception as exc:
                 raise _translated(exc) from exc
-            if driver is None or not driver.is_in_transaction():
+            if driver is None:
                 return None
+            # The session keeps this connection until its transaction ends (when the
+            # entry is dropped): looking it up once saves two greenlet hops a statement.
             session.info[_DRIVER] = driver
-        return driver
+        return driver if driver.is_in_transaction() else None
 
     def _plan(self, session: AsyncSession, query: Query, params: Mapping[str, Any]) -> _Plan:
         shape = tuple(sorted((k, len(v)) for k, v in params.items() if isinstance(v, list | tuple)))
