@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=3.0, gt=0)
     db_pool_pre_ping: bool = True
-    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     lock_timeout_ms: int = Field(default=4000, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=4000, ge=1)
     deadlock_retries: int = Field(default=3, ge=0)
