@@ -25,6 +25,7 @@ SLOT_FIELDS = {
     "allows_parallel_bookings",
     "available_capacity",
     "max_capacity",
+    "waitlist_length",
 }
 Json = dict[str, Any]
 
@@ -127,6 +128,7 @@ async def test_cooking_class_capacity_display(api: Api) -> None:
         "allows_parallel_bookings": True,
         "available_capacity": 5,
         "max_capacity": 8,
+        "waitlist_length": None,  # the class keeps no waitlist
     }
     assert all(set(slot) == SLOT_FIELDS for slot in day)
 

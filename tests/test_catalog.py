@@ -53,6 +53,8 @@ async def test_a_service_reads_back_with_its_defaults(owner: Api) -> None:
         "pricing": None,
         "allow_parallel_bookings": False,
         "max_parallel_bookings": 1,
+        "waitlist_enabled": False,
+        "waitlist_limit": None,
         "slot_interval": 45,
         "active": True,
     }

@@ -125,7 +125,7 @@ def local_midnight(day: date, zone: str) -> datetime:
 async def open_scenario(client: httpx.AsyncClient, scenario: Scenario) -> Studio:
     """The scenario's business on a tenant of its own: the class (``studio.session``) and
     personal training (``studio.other``), its staff with their hours and time off, and
-    the bookings already made by one regular."""
+    the bookings already made, each by a customer of its own."""
     s = scenario
     studio = await open_studio(Api(client), timezone=s.zone, day=s.day.isoformat())
     extra = {} if s.slot_interval is None else {"slot_interval": s.slot_interval}
@@ -152,7 +152,6 @@ async def open_scenario(client: httpx.AsyncClient, scenario: Scenario) -> Studio
                 (midnight + timedelta(minutes=start)).isoformat(),
                 (midnight + timedelta(minutes=end)).isoformat(),
             )
-    await studio.customer(key="regular")
     staff = list(studio.staff.values())
     for booking in s.bookings:
         for _ in range(booking.count):
@@ -166,9 +165,8 @@ async def open_scenario(client: httpx.AsyncClient, scenario: Scenario) -> Studio
 
 
 async def try_booking(studio: Studio, service: Json, staff: Json, minute: int) -> httpx.Response:
-    return await studio.book_response(
-        service, staff, customer=studio.regular, start=clock_text(minute)
-    )
+    """A new customer each time: one customer holds one place per session."""
+    return await studio.book_response(service, staff, start=clock_text(minute))
 
 
 async def grid(studio: Studio) -> list[Json]:

@@ -27,6 +27,7 @@ CONTRACT_FIELDS = [
     "allows_parallel_bookings",
     "available_capacity",
     "max_capacity",
+    "waitlist_length",
 ]
 TRICKY_NAME = 'Zoë "Z" O\'Neil \\ </script>\u2028\t2'  # escaped on the wire, intact read back
 Json = dict[str, Any]
@@ -100,7 +101,11 @@ async def test_the_fast_json_validates_against_the_response_model_field_for_fiel
     monday = raw[MONDAY]
     assert {s["staff_name"] for s in monday} == {"Ann", TRICKY_NAME}
     # Free, partly booked, and full or the teacher busy otherwise all went over the wire.
-    assert {(True, True, 3, 3), (True, True, 2, 3), (False, True, 0, 3)} <= verdicts
+    assert {
+        (True, True, 3, 3, None),
+        (True, True, 2, 3, None),
+        (False, True, 0, 3, None),
+    } <= verdicts
 
 
 async def test_one_to_one_slots_and_empty_days_validate_too(api: Api) -> None:
@@ -124,6 +129,7 @@ async def test_one_to_one_slots_and_empty_days_validate_too(api: Api) -> None:
             "allows_parallel_bookings": False,
             "available_capacity": None,
             "max_capacity": None,
+            "waitlist_length": None,
         }
         for start, end, available in [
             (time(9, 0), time(9, 30), True),

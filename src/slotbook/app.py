@@ -18,6 +18,7 @@ from slotbook.auth.routes import router as auth_router
 from slotbook.availability.routes import router as availability_router
 from slotbook.booking import service as booking_service
 from slotbook.booking.routes import router as booking_router
+from slotbook.booking.routes import waitlist_router
 from slotbook.catalog.routes import router as catalog_router
 from slotbook.clock import Clock, SystemClock
 from slotbook.desk.routes import router as desk_router
@@ -64,12 +65,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.database = database
     app.state.clock = clock or SystemClock()
     app.state.secret_key = settings.resolved_secret_key()
-    # The catalog warns about bookings over a lowered capacity without importing booking.
-    app.state.capacity_warnings = booking_service.capacity_warnings
+    # A changed service reaches its bookings and waitlist without the catalog importing
+    # booking: warnings over a lowered capacity, promotions into a raised one.
+    app.state.service_changed = booking_service.service_changed
 
     install_docs(app)
     app.include_router(health_router)
-    for router in (auth_router, catalog_router, booking_router, availability_router):
+    for router in (
+        auth_router,
+        catalog_router,
+        booking_router,
+        waitlist_router,
+        availability_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(desk_router, prefix=API_PREFIX)
     app.include_router(webhooks_router, prefix=API_PREFIX)

@@ -46,9 +46,20 @@ DESK_PASSWORD = "lotus-demo-desk"
 TIMEZONE = "Europe/London"
 BASE_URL = "http://127.0.0.1:8000"
 CUSTOMERS = (
-    "Amelia Hart", "Ben Okafor", "Chloe Martin", "Daniel Kim", "Ella Novak", "Farah Aziz",
-    "George Li", "Hannah Berg", "Isaac Moreau", "Julia Rossi", "Kai Tanaka", "Lena Fischer",
-    "Marco Silva", "Nora Quinn",
+    "Amelia Hart",
+    "Ben Okafor",
+    "Chloe Martin",
+    "Daniel Kim",
+    "Ella Novak",
+    "Farah Aziz",
+    "George Li",
+    "Hannah Berg",
+    "Isaac Moreau",
+    "Julia Rossi",
+    "Kai Tanaka",
+    "Lena Fischer",
+    "Marco Silva",
+    "Nora Quinn",
 )
 
 
@@ -73,9 +84,7 @@ class DemoBuilder:
         )
         return await catalog.create_service(self.session, self.principal, data, self.now)
 
-    async def staff(
-        self, name: str, services: list[ServiceOut], hours: WorkingHours
-    ) -> StaffOut:
+    async def staff(self, name: str, services: list[ServiceOut], hours: WorkingHours) -> StaffOut:
         data = StaffCreate(
             name=name,
             outlet_id=self.outlet_id,
@@ -237,4 +246,3 @@ async def load_demo(settings: Settings) -> str:
     finally:
         await database.dispose()
     return _login_text(slug, outlet_id)
-

@@ -17,17 +17,20 @@ from dataclasses import dataclass
 from slotbook.errors import NotFound
 
 _TOKEN_PURPOSE = b"slotbook/public-booking-link/v1"
+# A waitlist entry's link signs under a key of its own, so no entry link ever opens a
+# booking page or the other way round.
+_WAITLIST_PURPOSE = b"slotbook/public-waitlist-link/v1"
 _ID = re.compile(r"^[0-9a-f]{24}$")
 
 
-def _link_key(secret: str) -> bytes:
+def _link_key(secret: str, purpose: bytes = _TOKEN_PURPOSE) -> bytes:
     """A key of its own for links, derived from the app secret (never used as a JWT key)."""
-    return hmac.new(secret.encode(), _TOKEN_PURPOSE, hashlib.sha256).digest()
+    return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
 
 
-def _mac(secret: str, tenant_id: str, appointment_id: str) -> str:
+def _mac(secret: str, tenant_id: str, item_id: str, purpose: bytes = _TOKEN_PURPOSE) -> str:
     digest = hmac.new(
-        _link_key(secret), f"{tenant_id}:{appointment_id}".encode(), hashlib.sha256
+        _link_key(secret, purpose), f"{tenant_id}:{item_id}".encode(), hashlib.sha256
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -60,3 +63,37 @@ def manage_path(token: str) -> str:
 def manage_url(base_url: str, secret: str, tenant_id: str, appointment_id: str) -> str:
     """The absolute private link, as an email carries it."""
     return base_url.rstrip("/") + manage_path(booking_token(secret, tenant_id, appointment_id))
+
+
+# A waitlist entry's private link: the customer sees their place in line and can leave.
+
+
+def waitlist_token(secret: str, tenant_id: str, entry_id: str) -> str:
+    return f"{tenant_id}.{entry_id}.{_mac(secret, tenant_id, entry_id, _WAITLIST_PURPOSE)}"
+
+
+@dataclass(frozen=True)
+class LinkedEntry:
+    tenant_id: str
+    entry_id: str
+    token: str
+
+
+def read_waitlist_token(secret: str, token: str) -> LinkedEntry:
+    """The waitlist entry a link names, when its signature holds; else one 404."""
+    parts = token.split(".")
+    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
+        tenant_id, entry_id, mac = parts
+        expected = _mac(secret, tenant_id, entry_id, _WAITLIST_PURPOSE)
+        if hmac.compare_digest(mac.encode(), expected.encode()):
+            return LinkedEntry(tenant_id, entry_id, token)
+    raise NotFound("Waitlist entry not found")
+
+
+def waitlist_path(token: str) -> str:
+    return f"/my-waitlist/{token}"
+
+
+def waitlist_url(base_url: str, secret: str, tenant_id: str, entry_id: str) -> str:
+    """The absolute private link of a waitlist entry, as an email carries it."""
+    return base_url.rstrip("/") + waitlist_path(waitlist_token(secret, tenant_id, entry_id))

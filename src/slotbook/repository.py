@@ -171,6 +171,11 @@ class ViewRepository(TenantRepository[ModelT], Generic[ModelT, ViewT]):
         views: list[ViewT] = [self.view(*row) for row in rows]
         return {view.id: view for view in views}  # type: ignore[attr-defined]
 
+    def view_of(self, item: ModelT) -> ViewT:
+        """A row already at hand, as its frozen view."""
+        view: ViewT = self.view(*(getattr(item, f.name) for f in dataclasses.fields(self.view)))
+        return view
+
     async def view_for_field(self, item_id: str, field: str) -> ViewT:
         """``get_for_field``, as a frozen view."""
         item = (await self.views([item_id])).get(item_id)

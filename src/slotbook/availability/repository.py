@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.booking.repository import AppointmentRepository
+from slotbook.booking.repository import AppointmentRepository, WaitlistRepository
 from slotbook.catalog.models import OutletView, ServiceView, StaffView
 from slotbook.catalog.repository import OutletRepository, ServiceRepository, StaffRepository
 from slotbook.errors import InvalidInput
@@ -41,7 +41,7 @@ class GridSubject:
         return policy_of(self.service)
 
 
-# One session of one staff member: (staff id, service id, start, end, bookings), with
+# One session of one staff member: (staff id, service id, start, end, spots taken), with
 # start and end in epoch seconds. The driver's rows themselves, unwrapped: a month
 # holds thousands of sessions and most are never looked at more closely.
 BookedSession = tuple[str, str, int, int, int]
@@ -101,4 +101,22 @@ class GridRepository:
         repo = AppointmentRepository(self.session, self.tenant_id)
         for booked in await repo.booked_sessions(staff_ids, start, end):
             by_staff[booked[0]].append(booked)
+        return by_staff
+
+    async def waiting(
+        self,
+        service_id: str,
+        staff_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+    ) -> dict[str, dict[int, int]]:
+        """Waiting entries per staff member and session start (epoch seconds) of a
+        service's sessions in [start, end) that have not started, in one query."""
+        by_staff: dict[str, dict[int, int]] = defaultdict(dict)
+        counts = await WaitlistRepository(self.session, self.tenant_id).waiting_counts(
+            service_id, staff_ids, start, end, now
+        )
+        for (staff_id, starts_at), count in counts.items():
+            by_staff[staff_id][int(starts_at.timestamp())] = count
         return by_staff

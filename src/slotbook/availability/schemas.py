@@ -81,6 +81,11 @@ class SlotVerdict:
         )
     )
     max_capacity: int | None = field(metadata=_doc("null for single-booking services"))
+    waitlist_length: int | None = field(
+        metadata=_doc(
+            "Waiting entries of the session (0 when none); null when the service keeps no waitlist"
+        )
+    )
     json: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,8 +149,11 @@ def slot_verdict(
     allows_parallel_bookings: bool,
     available_capacity: int | None,
     max_capacity: int | None,
+    waitlist_length: int | None = None,
 ) -> SlotVerdict:
-    return SlotVerdict(is_available, allows_parallel_bookings, available_capacity, max_capacity)
+    return SlotVerdict(
+        is_available, allows_parallel_bookings, available_capacity, max_capacity, waitlist_length
+    )
 
 
 # The wire format

@@ -29,10 +29,11 @@ from slotbook.availability.schemas import (
 from slotbook.errors import InvalidInput
 from slotbook.scheduling import rules
 
-# (service id, start, end, bookings), start and end in epoch seconds
+# (service id, start, end, spots taken), start and end in epoch seconds
 SessionSignature = tuple[str, int, int, int]
-# (start minute, signatures of the sessions around the slot), within one day
-Situation = tuple[int, tuple[SessionSignature, ...]]
+# (start minute, signatures of the sessions around the slot, waiting entries of its
+# session), within one day
+Situation = tuple[int, tuple[SessionSignature, ...], int | None]
 # The slots of one start while a day is computed: its times, then its staff and their
 # verdicts, in two columns (see ``schemas.StartSlots``)
 StartColumns = tuple[SlotTimes, list[SlotStaff], list[SlotVerdict]]
@@ -80,21 +81,22 @@ class StaffSessions:
         return max((ends - starts for _, starts, ends, _ in self.signatures), default=0)
 
     def lines(self, low: int, high: int) -> list[rules.ActiveLine]:
-        """Sessions ``low:high`` as the rules take them: ``bookings`` copies of one line.
+        """Sessions ``low:high`` as the rules take them: one line holding the session's
+        spots.
 
         Appointment ids only matter to the rules when one is excluded (a reschedule),
-        and the grid excludes none, so the lines carry none.
+        and customers when one asks; the grid excludes none and asks for nobody.
         """
-        lines: list[rules.ActiveLine] = []
-        for service_id, starts_epoch, ends_epoch, bookings in self.signatures[low:high]:
-            line = rules.ActiveLine(
+        return [
+            rules.ActiveLine(
                 "",
                 service_id,
                 datetime.fromtimestamp(starts_epoch, UTC),
                 datetime.fromtimestamp(ends_epoch, UTC),
+                spots,
             )
-            lines.extend([line] * bookings)
-        return lines
+            for service_id, starts_epoch, ends_epoch, spots in self.signatures[low:high]
+        ]
 
 
 NO_SESSIONS = StaffSessions(())
@@ -104,12 +106,15 @@ NO_SESSIONS = StaffSessions(())
 class GridMember:
     """A staff member as the grid needs them: plain values, read once per request.
 
-    ``schedule_group`` is shared by staff whose hours and time off are equal."""
+    ``schedule_group`` is shared by staff whose hours and time off are equal;
+    ``waiting`` counts the waiting entries of their sessions by start (epoch seconds),
+    None when the service keeps no waitlist."""
 
     staff: SlotStaff
     schedule: rules.Schedule
     schedule_group: int
     sessions: StaffSessions
+    waiting: Mapping[int, int] | None = None
 
 
 class SlotClock:
@@ -225,13 +230,17 @@ def compute_grid(
             session_starts = member.sessions.starts
             signatures = member.sessions.signatures
             staff = member.staff
+            waiting = member.waiting
             for minute, timing in day_starts:
                 low = bisect_right(session_starts, timing.reach_back_epoch)
                 high = bisect_left(session_starts, timing.ends_epoch, low)
-                situation = (minute, signatures[low:high])
+                in_line = None if waiting is None else waiting.get(timing.starts_epoch, 0)
+                situation = (minute, signatures[low:high], in_line)
                 verdict = verdicts.get(situation)
                 if verdict is None:
-                    verdict = verdicts[situation] = judge(member.sessions, timing, low, high)
+                    verdict = verdicts[situation] = judge(
+                        member.sessions, timing, low, high, in_line
+                    )
                 _times, staff_column, verdict_column = by_minute[minute]
                 staff_column.append(staff)
                 verdict_column.append(verdict)
@@ -252,18 +261,26 @@ class SlotJudge:
     def __init__(self, policy: rules.ServicePolicy, now: datetime) -> None:
         self.policy = policy
         self.now = now
-        self._verdicts: dict[tuple[tuple[SessionSignature, ...], bool], SlotVerdict] = {}
+        self._verdicts: dict[
+            tuple[tuple[SessionSignature, ...], bool, int | None], SlotVerdict
+        ] = {}
 
     def __call__(
-        self, sessions: StaffSessions, timing: SlotTiming, low: int, high: int
+        self,
+        sessions: StaffSessions,
+        timing: SlotTiming,
+        low: int,
+        high: int,
+        waiting: int | None,
     ) -> SlotVerdict:
         origin = timing.starts_epoch
         layout = tuple(
-            (service_id, starts_epoch - origin, ends_epoch - origin, bookings)
-            for service_id, starts_epoch, ends_epoch, bookings in sessions.signatures[low:high]
+            (service_id, starts_epoch - origin, ends_epoch - origin, spots)
+            for service_id, starts_epoch, ends_epoch, spots in sessions.signatures[low:high]
         )
-        in_past = timing.starts_at < self.now
-        verdict = self._verdicts.get((layout, in_past))
+        in_past = rules.has_started(timing.starts_at, self.now)
+        key = (layout, in_past, waiting)
+        verdict = self._verdicts.get(key)
         if verdict is None:
             held = rules.occupancy(
                 rules.Candidate(self.policy, timing.starts_at, timing.ends_at),
@@ -271,11 +288,12 @@ class SlotJudge:
             )
             decision = rules.judge(self.policy, held, within_hours=True, in_past=in_past)
             parallel = self.policy.allow_parallel_bookings
-            verdict = self._verdicts[(layout, in_past)] = schemas.slot_verdict(
+            verdict = self._verdicts[key] = schemas.slot_verdict(
                 decision.allowed,
                 parallel,
                 decision.available_capacity if parallel else None,
                 decision.max_capacity if parallel else None,
+                waiting,
             )
         return verdict
 
@@ -322,13 +340,20 @@ async def availability_grid(
     window_end = _day_start(days[-1] + timedelta(days=1), zone) + duration
     schedules = await repo.schedules(subject, window_start, window_end)
     groups = schedule_groups(schedules)
-    sessions = await repo.sessions([m.id for m in subject.staff], window_start, window_end)
+    staff_ids = [m.id for m in subject.staff]
+    sessions = await repo.sessions(staff_ids, window_start, window_end)
+    waiting = (
+        await repo.waiting(service.id, staff_ids, window_start, window_end, now)
+        if service.waitlist_enabled
+        else None
+    )
     members = [
         GridMember(
             SlotStaff(member.id, member.name),
             schedules[member.id],
             groups[member.id],
             StaffSessions(sessions[member.id]) if member.id in sessions else NO_SESSIONS,
+            None if waiting is None else waiting.get(member.id, {}),
         )
         for member in subject.staff
     ]

@@ -7,19 +7,21 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from slotbook.booking.models import (
     Appointment,
     AppointmentEvent,
     AppointmentLine,
     IdempotencyRecord,
+    WaitlistEntry,
 )
-from slotbook.booking.schemas import AppointmentFilters
+from slotbook.booking.schemas import AppointmentFilters, WaitlistFilters
 from slotbook.catalog.models import Outlet, Service, Staff
 from slotbook.ids import new_id
 from slotbook.outbox import INSERT_NOTICES, Notice, appointment_stream, notice_rows
 from slotbook.repository import TenantRepository
-from slotbook.scheduling.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine
+from slotbook.scheduling.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine, WaitlistStatus
 from slotbook.storage import TENANT_ID, Query, epoch_seconds
 
 T = TypeVar("T")
@@ -89,6 +91,8 @@ _ACTIVE_LINES = (
         AppointmentLine.service_id,
         AppointmentLine.starts_at,
         AppointmentLine.ends_at,
+        AppointmentLine.party_size,
+        AppointmentLine.customer_id,
     )
     .where(*_ACTIVE_OVERLAPPING)
     .order_by(AppointmentLine.starts_at)
@@ -100,7 +104,7 @@ _BOOKED_SESSIONS = Query(
         AppointmentLine.service_id,
         epoch_seconds(AppointmentLine.starts_at),
         epoch_seconds(AppointmentLine.ends_at),
-        sa.func.count().label("bookings"),
+        sa.func.sum(AppointmentLine.party_size).label("spots"),
     )
     .where(*_ACTIVE_OVERLAPPING)
     .group_by(
@@ -160,7 +164,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
     def active_lines_query(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> sa.Select[str, str, str, datetime, datetime]:
+    ) -> sa.Select[str, str, str, datetime, datetime, int, str | None]:
         """The statement ``active_lines`` runs, with these values bound (for EXPLAIN)."""
         values = {**self._window(staff_ids, start, end), "tenant_id": self.tenant_id}
         return _ACTIVE_LINES.params(values)
@@ -168,7 +172,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
     ) -> Sequence[Any]:
-        """The same lines counted per session: (staff, service, start, end, bookings),
+        """The same lines counted per session: (staff, service, start, end, spots taken),
         sorted by start, with start and end as ``epoch_seconds``.
 
         A busy month holds far more lines than sessions; the grid reads these.
@@ -183,8 +187,10 @@ class AppointmentRepository(TenantRepository[Appointment]):
         if not staff_ids:
             return by_staff
         rows = await self.fetch(_ACTIVE_LINES_QUERY, self._window(staff_ids, start, end))
-        for staff_id, appointment_id, service_id, starts_at, ends_at in rows:
-            by_staff[staff_id].append(ActiveLine(appointment_id, service_id, starts_at, ends_at))
+        for staff_id, appointment_id, service_id, starts_at, ends_at, party, customer in rows:
+            by_staff[staff_id].append(
+                ActiveLine(appointment_id, service_id, starts_at, ends_at, party, customer)
+            )
         return by_staff
 
     async def lines_of(self, appointment_ids: Sequence[str]) -> dict[str, list[LineView]]:
@@ -230,6 +236,14 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .values(status=status)
         )
 
+    async def set_party_size(self, appointment_id: str, party_size: int) -> None:
+        await self.execute(
+            sa.update(AppointmentLine)
+            .where(AppointmentLine.tenant_id == self.tenant_id)
+            .where(AppointmentLine.appointment_id == appointment_id)
+            .values(party_size=party_size)
+        )
+
     def listing(self, filters: AppointmentFilters) -> sa.Select[Appointment]:
         stmt = self.base_query().order_by(Appointment.starts_at, Appointment.id)
         if filters.outlet_id:
@@ -254,17 +268,20 @@ class AppointmentRepository(TenantRepository[Appointment]):
         return stmt
 
     async def insert_new(
-        self, appointment: Appointment, lines: Sequence[AppointmentLine]
+        self, appointments: Sequence[Appointment], lines: Sequence[AppointmentLine]
     ) -> None:
-        """Write a new appointment and its lines with two Core inserts.
+        """Write new appointments and their lines with two Core inserts.
 
         The objects stay outside the ORM session: the unit of work's flush costs a booking
         several times the CPU of these inserts, and nothing reads them back in the request.
         """
-        appointment.tenant_id = self.tenant_id
+        for appointment in appointments:
+            appointment.tenant_id = self.tenant_id
         for line in lines:
             line.tenant_id = self.tenant_id
-        await self.storage.insert_rows(self.session, _INSERT_APPOINTMENT, [_row(appointment)])
+        await self.storage.insert_rows(
+            self.session, _INSERT_APPOINTMENT, [_row(a) for a in appointments]
+        )
         await self.storage.insert_rows(self.session, _INSERT_LINE, [_row(line) for line in lines])
 
     async def record_events(
@@ -328,8 +345,8 @@ class AppointmentRepository(TenantRepository[Appointment]):
     async def overfull_sessions(
         self, service_id: str, capacity: int, after: datetime
     ) -> list[SessionCount]:
-        """Future sessions of a service holding more bookings than ``capacity``."""
-        bookings = sa.func.count().label("bookings")
+        """Future sessions of a service holding more spots than ``capacity``."""
+        bookings = sa.func.sum(AppointmentLine.party_size).label("bookings")
         stmt = (
             sa.select(Staff.name, Outlet.timezone, AppointmentLine.starts_at, bookings)
             .join(Staff, Staff.id == AppointmentLine.staff_id)
@@ -380,3 +397,176 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .where(IdempotencyRecord.tenant_id == self.tenant_id, IdempotencyRecord.key == key)
             .values(status_code=status_code, response=response)
         )
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """One session: a staff member's service at one interval."""
+
+    staff_id: str
+    service_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class WaitlistRepository(TenantRepository[WaitlistEntry]):
+    model = WaitlistEntry
+    label = "Waitlist entry"
+
+    def _waiting(self) -> sa.Select[WaitlistEntry]:
+        return self.base_query().where(WaitlistEntry.status == WaitlistStatus.WAITING.value)
+
+    async def of_session(self, session: SessionKey) -> list[WaitlistEntry]:
+        """Every entry a session ever had, in joining order (the next ``seq`` follows the
+        last, whatever became of it)."""
+        stmt = (
+            self.base_query()
+            .where(
+                WaitlistEntry.staff_id == session.staff_id,
+                WaitlistEntry.starts_at == session.starts_at,
+                WaitlistEntry.service_id == session.service_id,
+            )
+            .order_by(WaitlistEntry.seq)
+        )
+        return list((await self.execute(stmt)).scalars())
+
+    async def waiting_in(
+        self, sessions: Sequence[SessionKey], not_before: datetime
+    ) -> dict[SessionKey, list[WaitlistEntry]]:
+        """The waiting entries of sessions that have not started, per session, in joining
+        order: one query for any number of sessions."""
+        wanted = {s for s in sessions if s.starts_at >= not_before}
+        if not wanted:
+            return {}
+        stmt = (
+            self._waiting()
+            .where(
+                WaitlistEntry.staff_id.in_(sorted({s.staff_id for s in wanted})),
+                WaitlistEntry.starts_at.in_(sorted({s.starts_at for s in wanted})),
+            )
+            .order_by(WaitlistEntry.seq)
+        )
+        found: dict[SessionKey, list[WaitlistEntry]] = defaultdict(list)
+        for entry in (await self.execute(stmt)).scalars():
+            key = session_of(entry)
+            if key in wanted:
+                found[key].append(entry)
+        return found
+
+    async def waiting_for_service(
+        self, service_id: str, not_before: datetime
+    ) -> list[WaitlistEntry]:
+        """A service's waiting entries of sessions that have not started."""
+        stmt = (
+            self._waiting()
+            .where(WaitlistEntry.service_id == service_id, WaitlistEntry.starts_at >= not_before)
+            .order_by(WaitlistEntry.starts_at, WaitlistEntry.seq)
+        )
+        return list((await self.execute(stmt)).scalars())
+
+    async def waiting_of_customer(
+        self, customer_id: str, sessions: Sequence[SessionKey]
+    ) -> list[WaitlistEntry]:
+        """A customer's waiting entries for any of ``sessions``."""
+        stmt = self._waiting().where(
+            WaitlistEntry.customer_id == customer_id,
+            WaitlistEntry.starts_at.in_(sorted({s.starts_at for s in sessions})),
+        )
+        wanted = set(sessions)
+        return [e for e in (await self.execute(stmt)).scalars() if session_of(e) in wanted]
+
+    async def ahead_of(self, entries: Sequence[WaitlistEntry]) -> dict[str, int]:
+        """For waiting entries: how many entries wait ahead of each in its session."""
+        waiting = [e for e in entries if e.status == WaitlistStatus.WAITING.value]
+        if not waiting:
+            return {}
+        ahead = aliased(WaitlistEntry)
+        stmt = (
+            sa.select(WaitlistEntry.id, sa.func.count(ahead.id))
+            .join(
+                ahead,
+                sa.and_(
+                    ahead.tenant_id == WaitlistEntry.tenant_id,
+                    ahead.staff_id == WaitlistEntry.staff_id,
+                    ahead.starts_at == WaitlistEntry.starts_at,
+                    ahead.service_id == WaitlistEntry.service_id,
+                    ahead.status == WaitlistStatus.WAITING.value,
+                    ahead.seq < WaitlistEntry.seq,
+                ),
+                isouter=True,
+            )
+            .where(WaitlistEntry.tenant_id == self.tenant_id)
+            .where(WaitlistEntry.id.in_([e.id for e in waiting]))
+            .group_by(WaitlistEntry.id)
+        )
+        rows: Sequence[Any] = (await self.execute(stmt)).all()
+        return {entry_id: count for entry_id, count in rows}
+
+    async def waiting_counts(
+        self,
+        service_id: str,
+        staff_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        not_before: datetime,
+    ) -> dict[tuple[str, datetime], int]:
+        """Waiting entries per (staff, start) of a service's sessions in [start, end) that
+        have not started: the grid's ``waitlist_length``, in one query."""
+        stmt = (
+            sa.select(WaitlistEntry.staff_id, WaitlistEntry.starts_at, sa.func.count())
+            .where(
+                WaitlistEntry.tenant_id == self.tenant_id,
+                WaitlistEntry.status == WaitlistStatus.WAITING.value,
+                WaitlistEntry.service_id == service_id,
+                WaitlistEntry.staff_id.in_(sorted(set(staff_ids))),
+                WaitlistEntry.starts_at >= max(start, not_before),
+                WaitlistEntry.starts_at < end,
+            )
+            .group_by(WaitlistEntry.staff_id, WaitlistEntry.starts_at)
+        )
+        rows: Sequence[Any] = (await self.execute(stmt)).all()
+        return {(staff_id, at): count for staff_id, at, count in rows}
+
+    def listing(self, filters: WaitlistFilters, now: datetime) -> sa.Select[WaitlistEntry]:
+        """Entries in promotion order: by session, then joining order."""
+        stmt = self.base_query().order_by(
+            WaitlistEntry.starts_at, WaitlistEntry.staff_id, WaitlistEntry.seq, WaitlistEntry.id
+        )
+        for name in ("outlet_id", "service_id", "staff_id", "customer_id"):
+            value = getattr(filters, name)
+            if value:
+                stmt = stmt.where(getattr(WaitlistEntry, name) == value)
+        if filters.date:
+            stmt = stmt.where(WaitlistEntry.session_date == filters.date)
+        if filters.status:
+            stmt = stmt.where(_reads_as(filters.status, now))
+        return stmt
+
+    async def record(self, notices: Sequence[Notice]) -> None:
+        """Write the outbox events of a waitlist change, in its transaction."""
+        await self.storage.insert_rows(
+            self.session, INSERT_NOTICES, notice_rows(self.tenant_id, list(notices))
+        )
+
+
+def session_of(entry: WaitlistEntry) -> SessionKey:
+    return SessionKey(entry.staff_id, entry.service_id, entry.starts_at, entry.ends_at)
+
+
+def _reads_as(statuses: Sequence[str], now: datetime) -> sa.ColumnElement[bool]:
+    """Entries whose status reads as one of ``statuses``: a waiting entry of a started
+    session reads as expired."""
+    waiting = WaitlistStatus.WAITING.value
+    expired = WaitlistStatus.EXPIRED.value
+    stored = [s for s in statuses if s not in (waiting, expired)]
+    clauses: list[sa.ColumnElement[bool]] = [WaitlistEntry.status.in_(stored)] if stored else []
+    if waiting in statuses:
+        clauses.append(sa.and_(WaitlistEntry.status == waiting, WaitlistEntry.starts_at >= now))
+    if expired in statuses:
+        clauses.append(
+            sa.or_(
+                WaitlistEntry.status == expired,
+                sa.and_(WaitlistEntry.status == waiting, WaitlistEntry.starts_at < now),
+            )
+        )
+    return sa.or_(*clauses)

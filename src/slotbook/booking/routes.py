@@ -14,11 +14,15 @@ from slotbook.booking.schemas import (
     AppointmentOut,
     CancelIn,
     HistoryItem,
+    PartySizeIn,
     RescheduleIn,
+    WaitlistEntryOut,
+    WaitlistFilters,
+    WaitlistJoin,
 )
 from slotbook.booking.service import Actor, BookingContext
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, ServiceBusy, responses
-from slotbook.scheduling.rules import Status
+from slotbook.scheduling.rules import Status, WaitlistStatus
 from slotbook.schemas import Id, Page, PageParams, page_params
 from slotbook.storage import SessionDep
 
@@ -133,3 +137,66 @@ async def confirm(appointment_id: str, ctx: Context, session: SessionDep) -> App
 )
 async def complete(appointment_id: str, ctx: Context, session: SessionDep) -> AppointmentOut:
     return await service.transition(session, ctx, appointment_id, Status.COMPLETED)
+
+
+@router.put(
+    "/appointments/{appointment_id}/party-size", response_model=AppointmentOut, responses=WRITE
+)
+async def change_party_size(
+    appointment_id: str, data: PartySizeIn, ctx: Context, session: SessionDep
+) -> AppointmentOut:
+    return await service.change_party_size(session, ctx, appointment_id, data)
+
+
+# The waitlist
+
+waitlist_router = APIRouter(tags=["waitlist"], route_class=CallerFirstRoute)
+
+
+@waitlist_router.post(
+    "/waitlist", status_code=201, response_model=WaitlistEntryOut, responses=WRITE
+)
+async def join_waitlist(data: WaitlistJoin, ctx: Context, session: SessionDep) -> WaitlistEntryOut:
+    return await service.join_waitlist(session, ctx, data)
+
+
+@waitlist_router.get(
+    "/waitlist", response_model=Page[WaitlistEntryOut], responses=responses(*AUTHED)
+)
+async def list_waitlist(
+    ctx: Context,
+    session: SessionDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    outlet_id: Annotated[Id | None, Query()] = None,
+    service_id: Annotated[Id | None, Query()] = None,
+    staff_id: Annotated[Id | None, Query()] = None,
+    customer_id: Annotated[Id | None, Query()] = None,
+    date: Annotated[date | None, Query()] = None,
+    status: Annotated[list[WaitlistStatus] | None, Query()] = None,
+) -> Page[WaitlistEntryOut]:
+    """Entries in promotion order: by session, then in the order they joined."""
+    filters = WaitlistFilters(
+        outlet_id=outlet_id,
+        service_id=service_id,
+        staff_id=staff_id,
+        customer_id=customer_id,
+        date=date,
+        status=status or [],
+    )
+    return await service.list_entries(session, ctx, filters, page)
+
+
+@waitlist_router.get(
+    "/waitlist/{entry_id}", response_model=WaitlistEntryOut, responses=responses(*AUTHED, NotFound)
+)
+async def get_waitlist_entry(entry_id: str, ctx: Context, session: SessionDep) -> WaitlistEntryOut:
+    return await service.get_entry(session, ctx, entry_id)
+
+
+@waitlist_router.put(
+    "/waitlist/{entry_id}/cancel", response_model=WaitlistEntryOut, responses=WRITE
+)
+async def cancel_waitlist_entry(
+    entry_id: str, ctx: Context, session: SessionDep
+) -> WaitlistEntryOut:
+    return await service.cancel_entry(session, ctx, entry_id)

@@ -33,6 +33,10 @@ class Service(TenantScoped, Base):
     currency: Mapped[str | None] = mapped_column(sa.String(3))
     allow_parallel_bookings: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
     max_parallel_bookings: Mapped[int] = mapped_column(sa.Integer(), default=1)
+    # Customers may wait for a place in a full session (classes only); at most
+    # ``waitlist_limit`` per session, None for no limit.
+    waitlist_enabled: Mapped[bool] = mapped_column(sa.Boolean(), server_default=sa.false())
+    waitlist_limit: Mapped[int | None] = mapped_column(sa.Integer())
     slot_interval: Mapped[int] = mapped_column(sa.Integer())
     active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -113,6 +117,8 @@ class ServiceView:
     max_parallel_bookings: int
     slot_interval: int
     active: bool
+    waitlist_enabled: bool = False
+    waitlist_limit: int | None = None
 
     @property
     def capacity(self) -> int:

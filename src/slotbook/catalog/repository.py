@@ -238,6 +238,4 @@ class CustomerRepository(ViewRepository[Customer, CustomerView]):
 
     async def find_by_email(self, email: str) -> Customer | None:
         stmt = self.base_query().where(sa.func.lower(Customer.email) == email.lower())
-        return (
-            await self.execute(stmt.order_by(Customer.id).limit(1))
-        ).scalar_one_or_none()
+        return (await self.execute(stmt.order_by(Customer.id).limit(1))).scalar_one_or_none()

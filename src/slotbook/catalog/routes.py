@@ -90,9 +90,9 @@ async def update_service(
     clock: ClockDep,
     request: Request,
 ) -> ServiceUpdateOut:
-    warnings: service.CapacityWarnings = request.app.state.capacity_warnings
+    service_changed: service.ServiceChanged = request.app.state.service_changed
     return await service.update_service(
-        session, principal, service_id, data, clock.now(), warnings
+        session, principal, service_id, data, clock.now(), service_changed
     )
 
 

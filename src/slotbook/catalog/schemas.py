@@ -33,6 +33,9 @@ def _known_timezone(value: str) -> str:
 TimeZone = Annotated[str, AfterValidator(_known_timezone), Field(examples=["Europe/London"])]
 Duration = Annotated[int, Field(ge=5, le=1440, description="minutes")]
 Capacity = Annotated[int, Field(ge=1, le=100)]
+WaitlistLimit = Annotated[
+    int, Field(ge=1, le=1000, description="waiting entries per session; null for no limit")
+]
 Phone = Annotated[
     str,
     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
@@ -136,6 +139,10 @@ class ServiceCreate(ServiceFields):
     duration: Duration
     allow_parallel_bookings: bool = False
     max_parallel_bookings: Capacity = 1
+    waitlist_enabled: bool = Field(
+        default=False, description="customers may wait for a place in a full session (classes)"
+    )
+    waitlist_limit: WaitlistLimit | None = None
     active: bool = True
 
     @model_validator(mode="after")
@@ -146,7 +153,7 @@ class ServiceCreate(ServiceFields):
 
 
 class ServiceUpdate(PatchModel):
-    nullable_fields = frozenset({"category", "description", "pricing", "price"})
+    nullable_fields = frozenset({"category", "description", "pricing", "price", "waitlist_limit"})
 
     name: Name | None = None
     slug: Slug | None = None
@@ -160,6 +167,8 @@ class ServiceUpdate(PatchModel):
     )
     allow_parallel_bookings: bool | None = None
     max_parallel_bookings: Capacity | None = None
+    waitlist_enabled: bool | None = None
+    waitlist_limit: WaitlistLimit | None = None
     slot_interval: Duration | None = None
     active: bool | None = None
 
@@ -180,6 +189,8 @@ class ServiceOut(BaseModel):
     pricing: Pricing | None
     allow_parallel_bookings: bool
     max_parallel_bookings: int
+    waitlist_enabled: bool
+    waitlist_limit: int | None
     slot_interval: int
     active: bool
 

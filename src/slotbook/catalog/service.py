@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.auth.security import Principal
 from slotbook.auth.service import find_tenant
-from slotbook.catalog.models import Customer, Outlet, Service, Staff, TimeOff
+from slotbook.catalog.models import Customer, Outlet, Service, ServiceView, Staff, TimeOff
 from slotbook.catalog.repository import (
     CustomerRepository,
     OutletRepository,
@@ -96,9 +96,20 @@ def service_out(service: Service) -> ServiceOut:
         pricing=pricing,
         allow_parallel_bookings=service.allow_parallel_bookings,
         max_parallel_bookings=service.max_parallel_bookings,
+        waitlist_enabled=service.waitlist_enabled,
+        waitlist_limit=service.waitlist_limit,
         slot_interval=service.slot_interval,
         active=service.active,
     )
+
+
+def _check_waitlist(service: Service) -> None:
+    """A waitlist waits for a place in a class; a one-to-one slot has no line to join."""
+    if service.waitlist_enabled and not service.allow_parallel_bookings:
+        raise InvalidInput(
+            "waitlist_enabled: only a service with allow_parallel_bookings keeps a waitlist",
+            field="waitlist_enabled",
+        )
 
 
 async def _apply_price(
@@ -138,10 +149,13 @@ async def create_service(
             duration=data.duration,
             allow_parallel_bookings=data.allow_parallel_bookings,
             max_parallel_bookings=data.max_parallel_bookings,
+            waitlist_enabled=data.waitlist_enabled,
+            waitlist_limit=data.waitlist_limit,
             slot_interval=data.slot_interval or data.duration,
             active=data.active,
             created_at=now,
         )
+        _check_waitlist(service)
         await _apply_price(session, principal.tenant_id, service, data.pricing, data.price)
         # A concurrent create may take the slug between our read and our insert: the
         # savepoint keeps the transaction usable, and a derived slug tries the next one.
@@ -156,15 +170,18 @@ async def create_service(
     raise SlugTaken("Could not derive a unique slug, please retry or give one")
 
 
-class CapacityWarnings(Protocol):
-    """Rule 8's warnings for a service's future sessions holding more than ``capacity``.
+class ServiceChanged(Protocol):
+    """What a changed service means for its booked sessions, in the change's transaction:
+    rule 8's warnings for future sessions holding more spots than its capacity, waiting
+    customers promoted into spots a raised capacity freed, waiting entries cancelled
+    when the waitlist is turned off.
 
     Bookings live above the catalog; the application hands booking's answer in
-    (``booking.service.capacity_warnings``), so the catalog never imports booking.
+    (``booking.service.service_changed``), so the catalog never imports booking.
     """
 
     async def __call__(
-        self, session: AsyncSession, tenant_id: str, service_id: str, capacity: int, now: datetime
+        self, session: AsyncSession, principal: Principal, service: ServiceView, now: datetime
     ) -> list[str]: ...
 
 
@@ -174,7 +191,7 @@ async def update_service(
     service_id: str,
     data: ServiceUpdate,
     now: datetime,
-    capacity_warnings: CapacityWarnings,
+    service_changed: ServiceChanged,
 ) -> ServiceUpdateOut:
     repo = ServiceRepository(session, principal.tenant_id)
     service = await repo.get_or_404(service_id)
@@ -191,13 +208,12 @@ async def update_service(
         )
     for name, value in changes.items():
         setattr(service, name, value)
+    _check_waitlist(service)
     try:
         await repo.flush()
     except DuplicateRow as exc:  # the slug was taken by a concurrent request
         raise SlugTaken() from exc
-    warnings = await capacity_warnings(
-        session, principal.tenant_id, service.id, service.capacity, now
-    )
+    warnings = await service_changed(session, principal, repo.view_of(service), now)
     return ServiceUpdateOut(**service_out(service).model_dump(), warnings=warnings)
 
 

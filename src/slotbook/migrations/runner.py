@@ -124,5 +124,3 @@ def revision(database_url: str, message: str, rev_id: str) -> None:
     command.revision(
         alembic_config(database_url), message=message, autogenerate=True, rev_id=rev_id
     )
-
-

@@ -27,6 +27,15 @@ class Status(StrEnum):
     COMPLETED = "completed"
 
 
+class WaitlistStatus(StrEnum):
+    """A waitlist entry's status; a waiting entry of a started session reads expired."""
+
+    WAITING = "waiting"
+    PROMOTED = "promoted"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
 class Weekday(StrEnum):
     """Day names as working hours are keyed, Monday first (``date.weekday()`` order)."""
 
@@ -59,8 +68,13 @@ class Reason(StrEnum):
     IN_PAST = "in_past"
     STAFF_UNAVAILABLE = "staff_unavailable"
     STAFF_BUSY = "staff_busy"
+    ALREADY_BOOKED = "already_booked"
     SLOT_TAKEN = "slot_taken"
     CAPACITY_REACHED = "capacity_reached"
+    # A waitlist join's own outcomes (``may_join``).
+    ALREADY_WAITING = "already_waiting"
+    SPOTS_AVAILABLE = "spots_available"
+    WAITLIST_FULL = "waitlist_full"
 
 
 @dataclass(frozen=True)
@@ -76,12 +90,15 @@ class ServicePolicy:
 
 @dataclass(frozen=True)
 class ActiveLine:
-    """A line of an open or completed appointment, holding the staff member's time."""
+    """A line of an open or completed appointment, holding the staff member's time and
+    ``party_size`` spots of its session."""
 
     appointment_id: str
     service_id: str
     starts_at: datetime
     ends_at: datetime
+    party_size: int = 1
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,18 +112,27 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A service line someone wants: ``party_size`` spots for ``customer_id`` (None when
+    no customer is asking, as for the grid's slots)."""
+
     service: ServicePolicy
     starts_at: datetime
     ends_at: datetime
     exclude_appointment_id: str | None = None
+    party_size: int = 1
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
+    """A verdict on a line, with the session's spots taken by others
+    (``current_bookings``), its capacity and the party asking."""
+
     reason: Reason
     current_bookings: int
     max_capacity: int
     staff_free: bool = True
+    party_size: int = 1
 
     @property
     def allowed(self) -> bool:
@@ -114,7 +140,8 @@ class Decision:
 
     @property
     def capacity_reached(self) -> bool:
-        return self.current_bookings >= self.max_capacity
+        """The party does not fit in the spots left (for a party of one: no spot left)."""
+        return self.current_bookings + self.party_size > self.max_capacity
 
     @property
     def available_capacity(self) -> int:
@@ -171,7 +198,9 @@ def within_schedule(schedule: Schedule, starts_at: datetime, ends_at: datetime) 
 
 @dataclass(frozen=True, slots=True)
 class Occupancy:
-    """What a staff member's lines hold during a candidate's time.
+    """What a staff member's lines hold during a candidate's time: the spots taken in
+    its very session, whether the staff member is taken otherwise, and whether the
+    candidate's customer already holds a place in the session.
 
     It compares the lines' instants only with the candidate's and each other's, so it
     is the same for any slot and lines shifted together by the same amount of time.
@@ -180,18 +209,21 @@ class Occupancy:
     same_session: int
     busy_elsewhere: bool
     staggered: bool
+    customer_holds: bool = False
 
 
 def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupancy:
-    """The lines overlapping the candidate: bookings of its very session, lines of another
+    """The lines overlapping the candidate: spots of its very session, lines of another
     service, or lines of this service at another start or end.
 
     Lines of ``candidate.exclude_appointment_id`` are ignored.
     """
     policy = candidate.service
+    customer = candidate.customer_id
     same_session = 0
     busy_elsewhere = False
     staggered = False
+    customer_holds = False
     for line in staff_lines:
         if line.appointment_id == candidate.exclude_appointment_id:
             continue
@@ -200,31 +232,42 @@ def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupa
         if line.service_id != policy.service_id:
             busy_elsewhere = True
         elif line.starts_at == candidate.starts_at and line.ends_at == candidate.ends_at:
-            same_session += 1
+            same_session += line.party_size
+            if customer is not None and line.customer_id == customer:
+                customer_holds = True
         elif policy.allow_parallel_bookings:
             staggered = True
         else:
-            same_session += 1
-    return Occupancy(same_session, busy_elsewhere, staggered)
+            same_session += line.party_size
+    return Occupancy(same_session, busy_elsewhere, staggered, customer_holds)
 
 
 def judge(
-    policy: ServicePolicy, held: Occupancy, within_hours: bool, in_past: bool
+    policy: ServicePolicy,
+    held: Occupancy,
+    within_hours: bool,
+    in_past: bool,
+    party_size: int = 1,
 ) -> Decision:
     """The decision from its parts: what the lines hold, whether the slot lies inside
-    working hours and clear of time off, and whether it has already started."""
+    working hours and clear of time off, whether it has already started, and how many
+    spots the party needs. The refusals come in the contract's order: the staff member's
+    time, then the customer's own place, then the session's spots."""
     if not within_hours:
         reason = Reason.STAFF_UNAVAILABLE
     elif held.busy_elsewhere or held.staggered:
         reason = Reason.STAFF_BUSY
+    elif held.customer_holds:
+        reason = Reason.ALREADY_BOOKED
     elif not policy.allow_parallel_bookings:
         reason = Reason.SLOT_TAKEN if held.same_session else Reason.OK
     else:
-        reason = Reason.CAPACITY_REACHED if held.same_session >= policy.capacity else Reason.OK
+        fits = held.same_session + party_size <= policy.capacity
+        reason = Reason.OK if fits else Reason.CAPACITY_REACHED
     staff_free = reason not in (Reason.STAFF_UNAVAILABLE, Reason.STAFF_BUSY)
     if in_past:
         reason = Reason.IN_PAST
-    return Decision(reason, held.same_session, policy.capacity, staff_free)
+    return Decision(reason, held.same_session, policy.capacity, staff_free, party_size)
 
 
 def decide(
@@ -242,8 +285,89 @@ def decide(
         candidate.service,
         occupancy(candidate, staff_lines),
         within_schedule(schedule, candidate.starts_at, candidate.ends_at),
-        candidate.starts_at < now,
+        has_started(candidate.starts_at, now),
+        candidate.party_size,
     )
+
+
+def has_started(starts_at: datetime, now: datetime) -> bool:
+    """A session that has started takes no bookings, promotes nobody, and its waiting
+    entries read as expired."""
+    return starts_at < now
+
+
+def party_fits_service(policy: ServicePolicy, party_size: int) -> bool:
+    """A single-booking service seats one; a class seats a party up to its capacity."""
+    if not policy.allow_parallel_bookings:
+        return party_size == 1
+    return party_size <= policy.capacity
+
+
+# The waitlist
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    """A customer waiting for ``party_size`` spots of a session, in joining order."""
+
+    entry_id: str
+    customer_id: str
+    party_size: int
+
+
+def may_join(decision: Decision, already_waiting: bool, waiting: int, limit: int | None) -> Reason:
+    """Whether a customer may join a session's waitlist, from the booking decision for
+    their party: in the contract's order, the staff member's time and the customer's own
+    place first, then an entry they already have, then the session's spots (a party
+    that fits now books instead) and the waitlist's limit."""
+    if decision.reason in (
+        Reason.IN_PAST,
+        Reason.STAFF_UNAVAILABLE,
+        Reason.STAFF_BUSY,
+        Reason.ALREADY_BOOKED,
+    ):
+        return decision.reason
+    if already_waiting:
+        return Reason.ALREADY_WAITING
+    if decision.reason is Reason.OK:
+        return Reason.SPOTS_AVAILABLE
+    if decision.reason is not Reason.CAPACITY_REACHED:
+        return decision.reason
+    if limit is not None and waiting >= limit:
+        return Reason.WAITLIST_FULL
+    return Reason.OK
+
+
+def promotions(
+    policy: ServicePolicy,
+    starts_at: datetime,
+    ends_at: datetime,
+    waiting: Sequence[WaitingEntry],
+    staff_lines: Iterable[ActiveLine],
+    schedule: Schedule,
+    now: datetime,
+) -> list[WaitingEntry]:
+    """The waiting entries of one session that get its free spots, in joining order.
+
+    Each entry is decided as its own booking would be, against the lines plus those
+    promoted before it: one whose party does not fit, or that the rules refuse, keeps
+    its place and the next is tried. An over-full session (grandfathered) and a started
+    one promote nobody, as ``decide`` refuses every party there.
+    """
+    lines = list(staff_lines)
+    chosen: list[WaitingEntry] = []
+    for entry in waiting:
+        candidate = Candidate(
+            policy, starts_at, ends_at, party_size=entry.party_size, customer_id=entry.customer_id
+        )
+        if decide(candidate, lines, schedule, now).allowed:
+            chosen.append(entry)
+            lines.append(
+                ActiveLine(
+                    "", policy.service_id, starts_at, ends_at, entry.party_size, entry.customer_id
+                )
+            )
+    return chosen
 
 
 def can_transition(current: str, target: str) -> bool | None:

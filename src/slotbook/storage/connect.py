@@ -48,9 +48,7 @@ async def connected(database_url: str, seconds: float) -> AsyncIterator[AsyncCon
                 "57P03",  # the server is starting up or shutting down
                 "53300",  # too many connections
             )
-            raise DatabaseUnreachable(
-                explain_connect_error(exc, url), transient=transient
-            ) from exc
+            raise DatabaseUnreachable(explain_connect_error(exc, url), transient=transient) from exc
         try:
             yield connection
         finally:
@@ -80,7 +78,7 @@ def explain_connect_error(exc: BaseException, url: URL) -> str:
 
 
 def _os_reason(exc: OSError) -> str:
-    """"Connection refused" rather than asyncio's "Connect call failed ('10.0.0.5', 5432)"."""
+    """ "Connection refused" rather than asyncio's "Connect call failed ('10.0.0.5', 5432)"."""
     if isinstance(exc, socket.gaierror) or not exc.errno:
         return exc.strerror or _first_line(exc)
     return os.strerror(exc.errno)

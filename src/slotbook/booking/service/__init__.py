@@ -6,14 +6,17 @@ changes), ``queries`` (reading back), ``errors`` (the refusals), ``context`` (wh
 
 from slotbook.booking.repository import Actor
 from slotbook.booking.service.commands import (
+    change_party_size,
     create_appointment,
     create_idempotent,
     reschedule,
+    service_changed,
     transition,
 )
 from slotbook.booking.service.context import BookingContext
 from slotbook.booking.service.errors import (
     CONFLICT_DETAIL,
+    AlreadyBooked,
     BookingConflict,
     CapacityReached,
     InvalidTransition,
@@ -27,10 +30,18 @@ from slotbook.booking.service.queries import (
     history,
     list_appointments,
 )
+from slotbook.booking.service.waitlist import (
+    cancel_entry,
+    find_entry,
+    get_entry,
+    join_waitlist,
+    list_entries,
+)
 
 __all__ = [
     "CONFLICT_DETAIL",
     "Actor",
+    "AlreadyBooked",
     "BookingConflict",
     "BookingContext",
     "CapacityReached",
@@ -38,12 +49,19 @@ __all__ = [
     "SlotTaken",
     "StaffBusy",
     "StaffUnavailable",
+    "cancel_entry",
     "capacity_warnings",
+    "change_party_size",
     "create_appointment",
     "create_idempotent",
+    "find_entry",
     "get_appointment",
+    "get_entry",
     "history",
+    "join_waitlist",
     "list_appointments",
+    "list_entries",
     "reschedule",
+    "service_changed",
     "transition",
 ]

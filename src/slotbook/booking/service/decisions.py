@@ -44,7 +44,12 @@ async def check_plan(
     for line in lines:
         decision = rules.decide(
             rules.Candidate(
-                policy_of(line.service), line.starts_at, line.ends_at, exclude_appointment_id
+                policy_of(line.service),
+                line.starts_at,
+                line.ends_at,
+                exclude_appointment_id,
+                plan.party_size,
+                plan.customer_id,
             ),
             active.get(line.staff.id, ()),
             schedules[line.staff.id],
@@ -70,14 +75,14 @@ async def check_plan(
 def session_notices(
     plan: Plan, decisions: Sequence[rules.Decision], appointment_id: str, now: datetime
 ) -> list[Notice]:
-    """"session.almost_full" / "session.full" for each class session this booking takes
+    """ "session.almost_full" / "session.full" for each class session this booking takes
     across that line (more than 80% of its spots taken / all of them)."""
     notices: list[Notice] = []
     for line, decision in zip(plan.lines, decisions, strict=True):
         if not line.service.allow_parallel_bookings:
             continue
         before, capacity = decision.current_bookings, decision.max_capacity
-        after = before + 1
+        after = before + plan.party_size
         if after >= capacity > before:
             kind = "session.full"
         elif rules.almost_full(after, capacity) and not rules.almost_full(before, capacity):
@@ -110,6 +115,7 @@ def log_decision(tenant_id: str, line: PlannedLine, decision: rules.Decision) ->
         start=line.starts_at.isoformat(),
         allow_parallel_bookings=line.service.allow_parallel_bookings,
         current_bookings=decision.current_bookings,
+        party_size=decision.party_size,
         max_capacity=decision.max_capacity,
         capacity_reached=decision.capacity_reached,
         decision=decision.reason.value,

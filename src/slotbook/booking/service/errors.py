@@ -28,11 +28,37 @@ class CapacityReached(BookingConflict):
     code = "capacity_reached"
 
 
-REFUSALS: dict[rules.Reason, type[BookingConflict]] = {
+class AlreadyBooked(Conflict):
+    """One place per customer per session: a larger party is a change of party size."""
+
+    code = "already_booked"
+    default_detail = "The customer already holds a place in this session"
+
+
+class AlreadyWaiting(Conflict):
+    code = "already_waiting"
+    default_detail = "The customer is already on the waitlist for this session"
+
+
+class SpotsAvailable(Conflict):
+    code = "spots_available"
+    default_detail = "The session has room for this party; book it instead"
+
+
+class WaitlistFull(Conflict):
+    code = "waitlist_full"
+    default_detail = "The waitlist for this session is full"
+
+
+REFUSALS: dict[rules.Reason, type[Conflict]] = {
     rules.Reason.STAFF_UNAVAILABLE: StaffUnavailable,
     rules.Reason.STAFF_BUSY: StaffBusy,
+    rules.Reason.ALREADY_BOOKED: AlreadyBooked,
     rules.Reason.SLOT_TAKEN: SlotTaken,
     rules.Reason.CAPACITY_REACHED: CapacityReached,
+    rules.Reason.ALREADY_WAITING: AlreadyWaiting,
+    rules.Reason.SPOTS_AVAILABLE: SpotsAvailable,
+    rules.Reason.WAITLIST_FULL: WaitlistFull,
 }
 
 

@@ -23,7 +23,8 @@ from slotbook.catalog.repository import (
     StaffRepository,
 )
 from slotbook.errors import InvalidInput
-from slotbook.scheduling.local import start_instant, zone_of
+from slotbook.scheduling import rules
+from slotbook.scheduling.local import policy_of, start_instant, zone_of
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,12 @@ class PlannedLine:
 
 @dataclass(frozen=True)
 class Plan:
+    """Where an appointment's lines would lie, for whom, and how many spots each takes."""
+
     outlet: OutletView
     lines: Sequence[PlannedLine]
+    customer_id: str
+    party_size: int = 1
 
     @property
     def zone(self) -> ZoneInfo:
@@ -72,10 +77,11 @@ async def plan_new(session: AsyncSession, tenant_id: str, data: AppointmentCreat
         if member is None:
             raise InvalidInput(f"{where}.staff_id: unknown staff member", field=f"{where}.staff_id")
         check_staff_can_serve(member, service, outlet, offered.get(member.id, []), where)
+        check_party_fits(service, data.party_size)
         end = cursor + timedelta(minutes=service.duration)
         planned.append(PlannedLine(position, member, service, cursor, end))
         cursor = end
-    return Plan(outlet, planned)
+    return Plan(outlet, planned, data.customer_id, data.party_size)
 
 
 async def plan_move(
@@ -84,8 +90,11 @@ async def plan_move(
     outlet: OutletView,
     rows: Sequence[AppointmentLine],
     start: datetime,
+    customer_id: str,
+    party_size: int,
 ) -> Plan:
-    """An appointment's lines moved to a new start: same order, staff and durations."""
+    """An appointment's lines moved to a new start (the same start for a change of
+    party): same order, staff and durations."""
     services = await ServiceRepository(session, tenant_id).views([r.service_id for r in rows])
     staff, offered = await StaffRepository(session, tenant_id).with_offered(
         [r.staff_id for r in rows], [r.service_id for r in rows]
@@ -100,7 +109,18 @@ async def plan_move(
         end = cursor + (row.ends_at - row.starts_at)
         planned.append(PlannedLine(row.position, member, service, cursor, end))
         cursor = end
-    return Plan(outlet, planned)
+    return Plan(outlet, planned, customer_id, party_size)
+
+
+def check_party_fits(service: ServiceView, party_size: int) -> None:
+    """A party larger than a session can ever seat is invalid input, not a conflict."""
+    if rules.party_fits_service(policy_of(service), party_size):
+        return
+    if not service.allow_parallel_bookings:
+        detail = f"party_size: {service.name} is booked one customer at a time"
+    else:
+        detail = f"party_size: {service.name} seats at most {service.capacity}"
+    raise InvalidInput(detail, field="party_size")
 
 
 def check_staff_can_serve(

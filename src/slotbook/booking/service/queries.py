@@ -55,6 +55,7 @@ def appointment_out(
             for line in lines
         ],
         notes=appointment.notes,
+        party_size=appointment.party_size,
         created_at=appointment.created_at,
         cancelled_at=appointment.cancelled_at,
     )
@@ -115,7 +116,7 @@ async def history(
 async def capacity_warnings(
     session: AsyncSession, tenant_id: str, service_id: str, capacity: int, now: datetime
 ) -> list[str]:
-    """Rule 8: future sessions of a service now holding more bookings than its capacity."""
+    """Rule 8: future sessions of a service now holding more spots than its capacity."""
     repo = AppointmentRepository(session, tenant_id)
     warnings = []
     for found in await repo.overfull_sessions(service_id, capacity, now):

@@ -32,8 +32,7 @@ def upgrade() -> None:
         "WHERE created_by = 'public'"
     )
     op.execute(
-        "UPDATE appointment_events SET actor = 'customer', user_id = NULL "
-        "WHERE user_id = 'public'"
+        "UPDATE appointment_events SET actor = 'customer', user_id = NULL WHERE user_id = 'public'"
     )
 
 
