@@ -16,7 +16,14 @@ It creates a database of its own (dropped at the end), migrates it, starts
     lines, insert appointment + line + event) driven directly with asyncpg;
 (b) bookings through the API, spread over the 200 staff;
 (c) one class of capacity 1,000 on one staff member (all on one row lock);
-(d) GET /healthz: the framework floor.
+(d) GET /healthz: the framework floor;
+(e) cancellations of full classes, half of them with 50 customers waiting (each such
+    cancel promotes the next in line in its own transaction) and half without, in one
+    run: the cost of promotion beside a plain cancel. Skipped on code without a
+    waitlist.
+
+Every booking is made for a customer of its own (a customer holds one place per
+session), from a pool of customers written with SQL before the runs.
 
 The load generator speaks HTTP/1.1 over keep-alive sockets itself (one connection per
 client): httpx in one process costs more CPU per request than the server does.
@@ -31,6 +38,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -60,6 +68,10 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 ALL_DAY = {day: [{"start": "00:00", "end": "23:55"}] for day in DAYS}
 STAFF_COUNT = 200
 SLOT_MINUTES = 5
+CUSTOMER_COUNT = 4000
+# (e): classes of this many places, full, half of them with as many customers waiting.
+WAITLIST_CLASSES = 10
+WAITLIST_CLASS_SIZE = 50
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -156,6 +168,33 @@ class Tenant:
     class_service_id: str
     staff_ids: list[str]
     class_staff_id: str
+    customer_ids: list[str] = field(default_factory=list)
+    _next_customer: int = 0
+
+    def next_customer(self) -> str:
+        """Customers in turn: no two bookings of one session share a customer."""
+        customer = self.customer_ids[self._next_customer % len(self.customer_ids)]
+        self._next_customer += 1
+        return customer
+
+
+async def add_customers(dsn: str, tenant: Tenant, count: int) -> None:
+    """The customer pool, written with SQL (the API would take minutes)."""
+    con = await asyncpg.connect(dsn)
+    now = datetime.now(UTC)
+    rows = [
+        (new_id(), tenant.tenant_id, f"Bench Customer {n}", f"bench{n}@example.com", None, now)
+        for n in range(count)
+    ]
+    try:
+        await con.executemany(
+            "INSERT INTO customers (id, tenant_id, name, email, phone, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            rows,
+        )
+    finally:
+        await con.close()
+    tenant.customer_ids = [row[0] for row in rows]
 
 
 async def api(
@@ -393,7 +432,7 @@ def booking_body(tenant: Tenant, service_id: str, staff_id: str, start: datetime
     return json.dumps(
         {
             "outlet_id": tenant.outlet_id,
-            "customer_id": tenant.customer_id,
+            "customer_id": tenant.next_customer(),
             "appointment_date": start.date().isoformat(),
             "start_time": start.strftime("%H:%M"),
             "services": [{"service_id": service_id, "staff_id": staff_id}],
@@ -427,10 +466,10 @@ async def class_bookings(
 ) -> tuple[Result, int]:
     conns = [HttpConnection("127.0.0.1", port) for _ in range(clients)]
     headers = {"Authorization": f"Bearer {tenant.token}"}
-    body = booking_body(tenant, tenant.class_service_id, tenant.class_staff_id, when)
     full = {"refusals": 0}
 
     async def one(client: int, _n: int) -> int:
+        body = booking_body(tenant, tenant.class_service_id, tenant.class_staff_id, when)
         status, payload = await conns[client].request("POST", "/api/v1/appointments", body, headers)
         if status == 409 and b"capacity_reached" in payload:
             full["refusals"] += 1
@@ -465,6 +504,140 @@ async def healthz(port: int, server_pid: int, clients: int, seconds: float) -> R
     finally:
         for conn in conns:
             await conn.close()
+
+
+async def cancellations(
+    port: int, server_pid: int, tenant: Tenant, day: date, clients: int
+) -> tuple[Result, Result] | None:
+    """(e): cancel every place of full classes, half with a waitlist as long as the class.
+
+    Set up through the API: 2 x WAITLIST_CLASSES classes, each with its own teacher (so
+    classes do not share a lock), every place booked, and WAITLIST_CLASS_SIZE customers
+    waiting for each class of the waitlist service. Then all their places are cancelled
+    by ``clients`` clients, the two kinds shuffled together in one run; each cancel of a
+    waitlist class promotes one waiting customer. None when the server has no waitlist.
+    """
+    conn = HttpConnection("127.0.0.1", port)
+    token = tenant.token
+    try:
+        status, _ = await conn.request(
+            "GET", "/api/v1/waitlist", b"", {"Authorization": f"Bearer {token}"}
+        )
+        if status == 404:
+            return None
+        services = {}
+        for kind, waitlist in (("waitlist", True), ("plain", False)):
+            body: dict[str, Any] = {
+                "name": f"Class ({kind})",
+                "duration": 60,
+                "allow_parallel_bookings": True,
+                "max_parallel_bookings": WAITLIST_CLASS_SIZE,
+            }
+            if waitlist:
+                body["waitlist_enabled"] = True
+            services[kind] = (await api(conn, "POST", "/services", body, token))["id"]
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=10)
+        sessions = []
+        for kind, service_id in services.items():
+            for n in range(WAITLIST_CLASSES):
+                teacher = await api(
+                    conn,
+                    "POST",
+                    "/staff",
+                    {
+                        "name": f"Teacher {kind} {n}",
+                        "outlet_id": tenant.outlet_id,
+                        "service_ids": [service_id],
+                        "working_hours": ALL_DAY,
+                    },
+                    token,
+                )
+                sessions.append((kind, service_id, teacher["id"]))
+    finally:
+        await conn.close()
+    setup = [HttpConnection("127.0.0.1", port) for _ in range(8)]
+    to_cancel: list[tuple[str, str]] = []
+
+    async def fill(worker: int) -> None:
+        for index in range(worker, len(sessions), len(setup)):
+            kind, service_id, staff_id = sessions[index]
+            for _ in range(WAITLIST_CLASS_SIZE):
+                body = booking_body(tenant, service_id, staff_id, start)
+                booked = await api(setup[worker], "POST", "/appointments", json.loads(body), token)
+                to_cancel.append((kind, booked["id"]))
+            if kind != "waitlist":
+                continue
+            for _ in range(WAITLIST_CLASS_SIZE):
+                join = {
+                    "outlet_id": tenant.outlet_id,
+                    "customer_id": tenant.next_customer(),
+                    "service_id": service_id,
+                    "staff_id": staff_id,
+                    "date": start.date().isoformat(),
+                    "start_time": start.strftime("%H:%M"),
+                }
+                await api(setup[worker], "POST", "/waitlist", join, token)
+
+    try:
+        await asyncio.gather(*(fill(w) for w in range(len(setup))))
+    finally:
+        for c in setup:
+            await c.close()
+    random.Random(7).shuffle(to_cancel)
+    queue = iter(to_cancel)
+    results = {
+        "waitlist": Result("(e) cancel, 50 waiting: promotes"),
+        "plain": Result("(e) cancel, nobody waiting"),
+    }
+    conns = [HttpConnection("127.0.0.1", port) for _ in range(clients)]
+    headers = {"Authorization": f"Bearer {token}"}
+    cpu0 = time.process_time()
+    server0 = process_tree_cpu(server_pid)
+
+    async def client(index: int) -> None:
+        for kind, appointment_id in queue:
+            result = results[kind]
+            began = time.perf_counter()
+            status, _ = await conns[index].request(
+                "PUT", f"/api/v1/appointments/{appointment_id}/cancel", b"", headers
+            )
+            result.latencies.append(time.perf_counter() - began)
+            if 200 <= status < 300:
+                result.ok += 1
+            else:
+                result.other[status] = result.other.get(status, 0) + 1
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    finally:
+        for c in conns:
+            await c.close()
+    elapsed = time.perf_counter() - began
+    server_cpu = process_tree_cpu(server_pid) - server0
+    total = sum(r.ok + sum(r.other.values()) for r in results.values())
+    for result in results.values():
+        # One run, two kinds: rates are each kind's cancels over the run's time, and the
+        # server's CPU is shared out by request count.
+        result.seconds = elapsed
+        result.client_cpu = time.process_time() - cpu0
+        share = (result.ok + sum(result.other.values())) / max(1, total)
+        result.server_cpu = server_cpu * share
+    return results["waitlist"], results["plain"]
+
+
+async def promoted_count(dsn: str, tenant: Tenant) -> int:
+    con = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await con.fetchval(
+                "SELECT count(*) FROM waitlist_entries WHERE tenant_id = $1"
+                " AND status = 'promoted'",
+                tenant.tenant_id,
+            )
+        )
+    finally:
+        await con.close()
 
 
 async def set_class_capacity(port: int, tenant: Tenant, capacity: int) -> None:
@@ -545,6 +718,7 @@ async def main(args: argparse.Namespace) -> int:
             pid = server.process.pid
             tenant = await set_up_tenant(server.port)
             dsn = asyncpg_dsn(url)
+            await add_customers(dsn, tenant, CUSTOMER_COUNT)
             con = await asyncpg.connect(dsn)
             await con.execute(
                 "UPDATE services SET max_parallel_bookings = 1000 WHERE id = $1",
@@ -583,6 +757,11 @@ async def main(args: argparse.Namespace) -> int:
             c, refusals = await class_bookings(server.port, pid, tenant, when, 32, s)
             d = await healthz(server.port, pid, 16, s)
             results = [a, b, c, d]
+            e = await cancellations(server.port, pid, tenant, today + timedelta(days=60), 16)
+            promoted = 0
+            if e is not None:
+                results.extend(e)
+                promoted = await promoted_count(dsn, tenant)
             con = await asyncpg.connect(dsn)
             in_db = await con.fetchval(
                 "SELECT count(*) FROM appointment_lines"
@@ -591,7 +770,14 @@ async def main(args: argparse.Namespace) -> int:
             )
             await con.close()
             requests_c = c.ok + sum(c.other.values())
-            report(results, args, in_db=in_db, requests_c=requests_c, refusals=refusals)
+            report(
+                results,
+                args,
+                in_db=in_db,
+                requests_c=requests_c,
+                refusals=refusals,
+                promoted=promoted,
+            )
             counted = None
             if args.count_requests:
                 counted = await count_booking_statements(
@@ -599,7 +785,9 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 print(describe(counted, "booking (b)"))
             if args.json:
-                write_json(args, results, counted, in_db=in_db, refusals=refusals)
+                write_json(
+                    args, results, counted, in_db=in_db, refusals=refusals, promoted=promoted
+                )
             in_db -= args.class_prefill
             # 503s are lock waits past SLOTBOOK_LOCK_TIMEOUT_MS: bounded, refused, retryable.
             decided = c.ok + refusals
@@ -608,6 +796,10 @@ async def main(args: argparse.Namespace) -> int:
             if c.ok != expected or in_db != expected or unexpected:
                 print(f"FAIL: class accepted {c.ok} (in DB {in_db}), expected {expected}")
                 print(f"unexpected answers: {unexpected}")
+                return 1
+            waiting = WAITLIST_CLASSES * WAITLIST_CLASS_SIZE
+            if e is not None and promoted != waiting:
+                print(f"FAIL: {promoted} promoted, expected {waiting}")
                 return 1
     finally:
         print(f"server log and profiles: {var_dir}")
@@ -642,7 +834,7 @@ def write_json(
     args: argparse.Namespace, results: list[Result], counted: dict[str, Any] | None, **info: int
 ) -> None:
     runs = {}
-    for key, r in zip("abcd", results, strict=True):
+    for key, r in zip(("a", "b", "c", "d", "e_promote", "e_plain"), results, strict=False):
         requests = r.ok + sum(r.other.values())
         runs[key] = {
             "name": r.name,
@@ -672,7 +864,7 @@ def write_json(
 
 
 def report(results: list[Result], args: argparse.Namespace, **c_info: int) -> None:
-    a, b, c, d = results
+    a, b, c, d = results[:4]
     print()
     print(
         f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  machine: {platform.node()} "
@@ -708,6 +900,12 @@ def report(results: list[Result], args: argparse.Namespace, **c_info: int) -> No
         f"(incl. {args.class_prefill} prefilled by SQL); "
         f"(c) rate is accepted bookings over {c.seconds:.1f} s"
     )
+    if len(results) > 4:
+        promote, plain = results[4:6]
+        print(
+            f"(e): {promote.ok + plain.ok} cancels, {c_info['promoted']} customers promoted; "
+            f"p99 with promotion {promote.pct(0.99):.1f} ms vs plain {plain.pct(0.99):.1f} ms"
+        )
     print("CPU: share of one core (client = this process; server = all workers), and server")
     print("CPU seconds per request (load-independent: what the request costs the server).")
     print(f"load average at the end: {os.getloadavg()}")
