@@ -184,6 +184,46 @@ class Studio:
         )
         return sum(1 for a in listing["items"] if a["start_time"] == f"{start}:00")
 
+    # The waitlist
+
+    async def join_waitlist_response(
+        self,
+        service: Json,
+        member: Json,
+        *,
+        customer: Json | None = None,
+        start: str = "10:00",
+        date: str | None = None,
+        **extra: Any,
+    ) -> httpx.Response:
+        """Ask for a place on a session's waitlist (a new customer unless one is given)."""
+        customer = customer or await self.api.customer()
+        body = {
+            "outlet_id": self.outlet["id"],
+            "customer_id": customer["id"],
+            "service_id": service["id"],
+            "staff_id": member["id"],
+            "date": date or self.day,
+            "start_time": start,
+            **extra,
+        }
+        return await self.api.request("POST", "/waitlist", body)
+
+    async def join_waitlist(
+        self, service: Json, member: Json, *, expect: int = 201, **joining: Any
+    ) -> Json:
+        """Join as ``join_waitlist_response`` does and check the answer's status."""
+        response = await self.join_waitlist_response(service, member, **joining)
+        assert response.status_code == expect, (
+            f"joining the waitlist of {service['name']} with {member['name']}: expected "
+            f"{expect}, got {response.status_code}: {response.text}"
+        )
+        return dict(response.json())
+
+    async def waitlist_entry(self, entry: Json) -> Json:
+        """A waitlist entry read back now."""
+        return dict(await self.api.get(f"/waitlist/{entry['id']}"))
+
 
 async def open_studio(
     api: Api,

@@ -316,6 +316,7 @@ async def promote(
         by_outlet[group[0].outlet_id].append(key)
     appointments: list[Appointment] = []
     new_lines: list[AppointmentLine] = []
+    promoted: list[tuple[WaitlistEntry, str]] = []
     events: list[NewEvent] = []
     notices: list[Notice] = []
     for outlet_id, keys in by_outlet.items():
@@ -341,9 +342,7 @@ async def promote(
                 appointment, line = _booking_of(entry, ctx.now)
                 appointments.append(appointment)
                 new_lines.append(line)
-                entry.status = rules.WaitlistStatus.PROMOTED.value
-                entry.appointment_id = appointment.id
-                entry.closed_at = ctx.now
+                promoted.append((entry, appointment.id))
                 events.append(
                     NewEvent(
                         appointment.id,
@@ -364,11 +363,24 @@ async def promote(
                     )
                 )
                 notices.append(
-                    entry_notice("promoted", entry, ctx.now, SYSTEM, service_name=service.name)
+                    entry_notice(
+                        "promoted",
+                        entry,
+                        ctx.now,
+                        SYSTEM,
+                        appointment_id=appointment.id,
+                        service_name=service.name,
+                    )
                 )
     if not appointments:
         return []
     await bookings.insert_new(appointments, new_lines)
+    # Only now: an entry naming its appointment must not reach the database before the
+    # appointment does (a flush may run before any statement).
+    for entry, appointment_id in promoted:
+        entry.status = rules.WaitlistStatus.PROMOTED.value
+        entry.appointment_id = appointment_id
+        entry.closed_at = ctx.now
     await repo.flush()
     await bookings.record_events(events, notices)
     return [a.id for a in appointments]
