@@ -20,7 +20,7 @@ from slotbook.auth.schemas import SignupIn, UserCreate
 from slotbook.auth.security import Principal, Role
 from slotbook.booking import service as booking
 from slotbook.booking.repository import Actor
-from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
+from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn, WaitlistJoin
 from slotbook.catalog import service as catalog
 from slotbook.catalog.schemas import (
     CustomerCreate,
@@ -74,13 +74,16 @@ class DemoBuilder:
     now: datetime
     outlet_id: str = ""
 
-    async def service(self, name: str, duration: int, price: int, capacity: int = 0) -> ServiceOut:
+    async def service(
+        self, name: str, duration: int, price: int, capacity: int = 0, waitlist: bool = False
+    ) -> ServiceOut:
         data = ServiceCreate(
             name=name,
             duration=duration,
             price=price,
             allow_parallel_bookings=capacity > 0,
             max_parallel_bookings=max(capacity, 1),
+            waitlist_enabled=waitlist,
         )
         return await catalog.create_service(self.session, self.principal, data, self.now)
 
@@ -100,10 +103,9 @@ class DemoBuilder:
         day: date,
         start: time,
         customer_ids: list[str],
+        party_size: int = 1,
     ) -> None:
-        ctx = booking.BookingContext(
-            self.principal.tenant_id, Actor("user", self.principal.user_id), self.now
-        )
+        ctx = self._context()
         for customer_id in customer_ids:
             # One transaction per booking, as through the API: each takes its own locks.
             await self.session.commit()
@@ -116,8 +118,33 @@ class DemoBuilder:
                     appointment_date=day,
                     start_time=start,
                     services=[ServiceLineIn(service_id=service.id, staff_id=staff.id)],
+                    party_size=party_size,
                 ),
             )
+
+    async def wait(
+        self, service: ServiceOut, staff: StaffOut, day: date, start: time, customer_ids: list[str]
+    ) -> None:
+        """Customers in line for a full class, in this order."""
+        for customer_id in customer_ids:
+            await self.session.commit()
+            await booking.join_waitlist(
+                self.session,
+                self._context(),
+                WaitlistJoin(
+                    outlet_id=self.outlet_id,
+                    customer_id=customer_id,
+                    service_id=service.id,
+                    staff_id=staff.id,
+                    date=day,
+                    start_time=start,
+                ),
+            )
+
+    def _context(self) -> booking.BookingContext:
+        return booking.BookingContext(
+            self.principal.tenant_id, Actor("user", self.principal.user_id), self.now
+        )
 
 
 async def _build(session: AsyncSession, settings: Settings, now: datetime) -> None:
@@ -150,7 +177,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     demo = DemoBuilder(session, principal, now, outlet.id)
 
     # Prices in pence, GBP's smallest shown unit (CLDR digits 2): 1500 is £15.00.
-    yoga = await demo.service("Group Yoga", 60, 1500, capacity=10)
+    yoga = await demo.service("Group Yoga", 60, 1500, capacity=10, waitlist=True)
     pilates = await demo.service("Pilates Mat", 60, 1800, capacity=6)
     boot_camp = await demo.service("Boot Camp", 60, 1200, capacity=8)
     private = await demo.service("Private Yoga Session", 60, 6000)
@@ -196,6 +223,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
         now,
     )
     await demo.book(yoga, john, day[1], time(10), customers[:10])  # Full
+    await demo.wait(yoga, john, day[1], time(10), customers[11:13])  # two in line
     await demo.book(yoga, john, day[1], time(11), customers[2:11])  # 1/10 left: Almost Full
     await demo.book(yoga, john, day[1], time(18), customers[5:8])  # 7/10 left
     await demo.book(private, john, day[1], time(14), customers[11:12])
@@ -204,6 +232,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     await demo.book(massage, alex, day[2], time(9), customers[13:14])
     await demo.book(massage, alex, day[2], time(10, 30), customers[0:1])
     await demo.book(boot_camp, maria, day[3], time(18), customers[6:11])  # 3/8 left
+    await demo.book(boot_camp, maria, day[3], time(18), customers[12:13], party_size=2)  # 1 left
     await demo.book(yoga, john, day[5], time(10), customers[:6])  # 4/10 left
     await demo.book(yoga, priya, day[6], time(12), customers[8:13])  # 5/10 left
 
