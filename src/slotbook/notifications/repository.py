@@ -1,5 +1,6 @@
 """The worker's queries: claim outbox events, settle them, record deliveries, find
-reminders that are due, and read what a message says about a booking; the webhook queue
+reminders that are due, expire waitlist entries whose session has started, and read what
+a message says about a booking or a waitlist entry; the webhook queue
 (``WebhookQueue``: fan an event out to its endpoints, claim and settle deliveries); and
 the webhook API's tenant-scoped repositories.
 
@@ -20,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from slotbook.auth.models import Tenant
-from slotbook.booking.models import Appointment
+from slotbook.booking.models import Appointment, WaitlistEntry
 from slotbook.booking.repository import AppointmentRepository, LineView
-from slotbook.catalog.models import Customer, Outlet
+from slotbook.catalog.models import Customer, Outlet, Service, Staff
 from slotbook.ids import new_id
 from slotbook.notifications.models import (
     NotificationDelivery,
@@ -41,11 +42,13 @@ from slotbook.outbox import (
     notice_rows,
 )
 from slotbook.repository import TenantRepository
-from slotbook.scheduling.rules import OPEN_STATUSES
+from slotbook.scheduling.rules import OPEN_STATUSES, WaitlistStatus
 from slotbook.storage import Query, Storage, storage_of
 
 PENDING = OutboxStatus.PENDING.value
 _OPEN = sorted(status.value for status in OPEN_STATUSES)
+_WAITING = WaitlistStatus.WAITING.value
+_EXPIRED = WaitlistStatus.EXPIRED.value
 _EARLIER = aliased(OutboxEvent)
 _CLAIMED_COLUMNS = (
     OutboxEvent.seq,
@@ -72,11 +75,40 @@ _MAIL_CONTEXTS = Query(
         Appointment.status,
         Appointment.starts_at,
         Appointment.ends_at,
+        Appointment.party_size,
     )
     .join(Tenant, Tenant.id == Appointment.tenant_id)
     .join(Outlet, Outlet.id == Appointment.outlet_id)
     .join(Customer, Customer.id == Appointment.customer_id)
     .where(Appointment.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+# The same for waitlist entries: the entry with its customer, business, outlet, service
+# and staff member, in one statement.
+_ENTRY_CONTEXTS = Query(
+    sa.select(
+        WaitlistEntry.id,
+        WaitlistEntry.tenant_id,
+        Tenant.name,
+        Outlet.name,
+        Outlet.address,
+        Outlet.timezone,
+        Customer.name,
+        Customer.email,
+        Service.name,
+        Staff.name,
+        WaitlistEntry.status,
+        WaitlistEntry.starts_at,
+        WaitlistEntry.ends_at,
+        WaitlistEntry.party_size,
+    )
+    .join(Tenant, Tenant.id == WaitlistEntry.tenant_id)
+    .join(Outlet, Outlet.id == WaitlistEntry.outlet_id)
+    .join(Customer, Customer.id == WaitlistEntry.customer_id)
+    .join(Service, Service.id == WaitlistEntry.service_id)
+    .join(Staff, Staff.id == WaitlistEntry.staff_id)
+    .where(WaitlistEntry.id.in_(sa.bindparam("ids", expanding=True)))
 )
 
 
@@ -95,6 +127,29 @@ class MailContext:
     starts_at: datetime
     ends_at: datetime
     lines: Sequence[LineView]
+    # The spots the booking holds in each of its sessions.
+    party_size: int = 1
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """What a message about one waitlist entry says, read in one statement."""
+
+    tenant_id: str
+    entry_id: str
+    business_name: str
+    outlet_name: str
+    outlet_address: str | None
+    timezone: str
+    customer_name: str
+    customer_email: str | None
+    service_name: str
+    staff_name: str
+    # As stored: a waiting entry of a started session is "waiting" until swept.
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    party_size: int
 
 
 @dataclass(frozen=True)
@@ -331,6 +386,61 @@ class OutboxRepository:
                 self.session, INSERT_NOTICES, notice_rows(due.tenant_id, [notice])
             )
 
+    # The waitlist
+
+    async def expire_waiting(self, now: datetime, limit: int) -> list[WaitlistEntry]:
+        """Mark up to ``limit`` waiting entries whose session has started (``starts_at <
+        now``) as expired, across tenants, oldest session first; the entries as now
+        stored.
+
+        The candidates are claimed first, on PostgreSQL with ``FOR UPDATE SKIP LOCKED``
+        (``Storage.skip_locked``), so workers sweeping at once take disjoint entries and
+        none waits for another; then updated by id, on condition that they still wait,
+        so an entry a concurrent change closed first is left as that change wrote it.
+        Two statements, not an ``IN (subquery)``: PostgreSQL may run a locking subquery
+        once per row of the outer scan (a nested-loop semi-join), each run skipping
+        the rows already taken and locking more, so its LIMIT would bound nothing.
+        """
+        claimed = await self._execute(
+            self.storage.skip_locked(
+                sa.select(WaitlistEntry.id)
+                .where(WaitlistEntry.status == _WAITING, WaitlistEntry.starts_at < now)
+                .order_by(WaitlistEntry.starts_at, WaitlistEntry.id)
+                .limit(limit)
+            )
+        )
+        ids = [str(entry_id) for entry_id in claimed.scalars()]
+        if not ids:
+            return []
+        expired = await self._execute(
+            sa.update(WaitlistEntry)
+            .where(WaitlistEntry.id.in_(ids), WaitlistEntry.status == _WAITING)
+            .values(status=_EXPIRED, closed_at=now)
+            .returning(WaitlistEntry)
+            .execution_options(synchronize_session=False)
+        )
+        entries: list[WaitlistEntry] = list(expired.scalars())
+        return sorted(entries, key=lambda entry: (entry.starts_at, entry.id))
+
+    async def add_notices(self, notices: Sequence[tuple[str, Notice]]) -> None:
+        """Write outbox events, each of its tenant, in one insert."""
+        rows = [row for tenant_id, notice in notices for row in notice_rows(tenant_id, [notice])]
+        await self.storage.insert_rows(self.session, INSERT_NOTICES, rows)
+
+    async def entry_contexts(
+        self, entries: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], EntryContext]:
+        """Waitlist entries, by (tenant, entry), as messages describe them now, in one
+        statement; gone ones are left out."""
+        if not entries:
+            return {}
+        ids = sorted({entry_id for _, entry_id in entries})
+        contexts = {}
+        for row in await self.storage.fetch(self.session, _ENTRY_CONTEXTS, {"ids": ids}):
+            entry_id, tenant_id, *described = tuple(row)
+            contexts[(tenant_id, entry_id)] = EntryContext(tenant_id, entry_id, *described)
+        return {key: contexts[key] for key in set(entries) if key in contexts}
+
     # What a message says
 
     async def mail_contexts(
@@ -353,7 +463,7 @@ class OutboxRepository:
         contexts = {}
         for key in wanted:
             (_, _, business, outlet, address, timezone, name, email, status, starts_at, ends_at) = (
-                found[key]
+                found[key][:11]
             )
             contexts[key] = MailContext(
                 key[0],
@@ -367,6 +477,7 @@ class OutboxRepository:
                 starts_at,
                 ends_at,
                 lines.get(key[1], []),
+                found[key][11],
             )
         return contexts
 

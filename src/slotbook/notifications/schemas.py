@@ -86,8 +86,13 @@ WEBHOOK_EVENT_TYPES = (
     "appointment.no_show",
     "appointment.completed",
     "appointment.confirmed",
+    "appointment.party_size_changed",
     "session.almost_full",
     "session.full",
+    "waitlist.joined",
+    "waitlist.promoted",
+    "waitlist.cancelled",
+    "waitlist.expired",
 )
 # Every type, those added later included.
 ALL_EVENT_TYPES = "*"

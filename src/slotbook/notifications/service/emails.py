@@ -1,8 +1,18 @@
 """Which events email the customer, and what the emails say.
 
-Confirmation (with the private manage link and an .ics), move, cancellation and
-reminder. Each message goes to the booking's own customer and no one else; a customer
-without an email address gets none. Times are the outlet's, with its zone named:
+Bookings: confirmation (with the private manage link and an .ics), move, cancellation
+and reminder. A booking made by promotion from the waitlist ("appointment.created" whose
+payload names its ``waitlist_entry_id``) is confirmed as "a place opened up", with the
+same link and .ics: it is the one message a promotion sends ("waitlist.promoted" is for
+webhooks).
+
+The waitlist: joined (the place in line and the entry's private link, to leave),
+expired (the class started without a place for them) and cancelled, when they left or
+the business turned the waitlist off (not when they got a place another way: that
+booking's confirmation says it all).
+
+Each message goes to its own customer and no one else; a customer without an email
+address gets none. Times are the outlet's, with its zone named:
 "Mon 7 Dec 2026, 10:00-11:00 (Europe/London)".
 """
 
@@ -19,11 +29,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from slotbook.links import manage_url
-from slotbook.notifications.repository import MailContext
+from slotbook.links import manage_url, waitlist_url
+from slotbook.notifications.repository import EntryContext, MailContext
 from slotbook.notifications.schemas import Attachment, ClaimedEvent, Email
 from slotbook.notifications.service.calendar import booking_calendar
-from slotbook.scheduling.rules import OPEN_STATUSES
+from slotbook.scheduling.rules import OPEN_STATUSES, WaitlistStatus, has_started
 
 CHANNEL = "email"
 # The events that email the customer, and the template of each.
@@ -35,6 +45,15 @@ KINDS = {
     "appointment.reminder": "reminder",
 }
 WITH_CALENDAR = frozenset({"confirmation", "rescheduled", "cancelled"})
+# The waitlist's events that email the customer, and the template of each.
+WAITLIST_KINDS = {
+    "waitlist.joined": "waitlist_joined",
+    "waitlist.expired": "waitlist_expired",
+    "waitlist.cancelled": "waitlist_cancelled",
+}
+# Why a cancelled entry tells its customer: they left (or the desk took them off), or
+# the business turned the waitlist off. "booked" (a place got another way) tells nothing.
+MAILED_CANCEL_REASONS = frozenset({"left", "waitlist_closed"})
 # The events that make a new version of the booking's calendar entry.
 VERSIONS = ("appointment.rescheduled", "appointment.cancelled", "appointment.confirmed")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -103,6 +122,27 @@ def booking_of(event: ClaimedEvent) -> tuple[str, str] | None:
     return event.tenant_id, appointment_id
 
 
+def entry_of(event: ClaimedEvent) -> tuple[str, str] | None:
+    """(tenant, waitlist entry) of a waitlist event that emails the customer; None for
+    the others."""
+    entry_id = event.payload.get("entry_id")
+    if event.type not in WAITLIST_KINDS or not isinstance(entry_id, str):
+        return None
+    if event.type == "waitlist.cancelled" and event.payload.get("reason") not in (
+        MAILED_CANCEL_REASONS
+    ):
+        return None
+    return event.tenant_id, entry_id
+
+
+def promoted_from(event: ClaimedEvent) -> str | None:
+    """The waitlist entry a booking was made from, for its "appointment.created"."""
+    entry_id = event.payload.get("waitlist_entry_id")
+    if event.type != "appointment.created" or not isinstance(entry_id, str):
+        return None
+    return entry_id
+
+
 def needs_sequence(event: ClaimedEvent) -> bool:
     """Whether the event's .ics is a later version of the calendar entry."""
     return event.type in VERSIONS
@@ -151,13 +191,16 @@ def emails_for(
         "outlet_address": context.outlet_address,
         "manage_url": link,
         "pending": event.payload.get("status") == "pending",
+        "promoted": kind == "confirmation" and promoted_from(event) is not None,
+        "party_size": context.party_size,
         "previous_when": (
             _format_local(event.payload["from"], zone) if kind == "rescheduled" else None
         ),
         "reason": event.payload.get("reason"),
     }
+    confirmed = "Booking received" if values["pending"] else "Booking confirmed"
     subject = {
-        "confirmation": f"{'Booking received' if values['pending'] else 'Booking confirmed'}: "
+        "confirmation": f"{'A place opened up' if values['promoted'] else confirmed}: "
         f"{title}, {when}",
         "rescheduled": f"Booking moved: {title}, now {when}",
         "cancelled": f"Booking cancelled: {title}, {when}",
@@ -194,6 +237,80 @@ def emails_for(
             attachments=attachments,
         )
     ]
+
+
+def entry_still_waiting(context: EntryContext, now: datetime) -> bool:
+    """Whether the entry still waits for a session that has not started: a "you're on
+    the waitlist" message that arrives after a promotion, a cancel or the start would
+    tell the customer something no longer true (what happened instead tells them)."""
+    return context.status == WaitlistStatus.WAITING.value and not has_started(
+        context.starts_at, now
+    )
+
+
+def entry_emails_for(
+    event: ClaimedEvent, context: EntryContext | None, config: MailConfig, now: datetime
+) -> list[Email]:
+    """The message a waitlist event sends its customer (none for the events that email
+    nobody), given the entry as it is now (``context``)."""
+    entry = entry_of(event)
+    if entry is None or context is None or not context.customer_email:
+        return []
+    kind = WAITLIST_KINDS[event.type]
+    if kind == "waitlist_joined" and not entry_still_waiting(context, now):
+        return []
+    zone = ZoneInfo(context.timezone)
+    starts_at, ends_at = _entry_instants(event, context)
+    when = format_when(starts_at, ends_at, zone)
+    title = context.service_name
+    position = event.payload.get("position")
+    values: dict[str, Any] = {
+        "business_name": context.business_name,
+        "customer_name": context.customer_name,
+        "title": title,
+        "when": when,
+        "lines": [
+            {
+                "service": context.service_name,
+                "staff": context.staff_name,
+                "time": when.split(", ", 1)[1],
+            }
+        ],
+        "outlet_name": context.outlet_name,
+        "outlet_address": context.outlet_address,
+        "party_size": context.party_size,
+        "position": position if isinstance(position, int) else None,
+        "waitlist_url": waitlist_url(config.public_url, config.secret, event.tenant_id, entry[1]),
+        "closed": event.payload.get("reason") == "waitlist_closed",
+    }
+    left = "Waitlist closed" if values["closed"] else "You left the waitlist"
+    subject = {
+        "waitlist_joined": f"You're on the waitlist: {title}, {when}",
+        "waitlist_expired": f"No place opened up: {title}, {when}",
+        "waitlist_cancelled": f"{left}: {title}, {when}",
+    }[kind]
+    return [
+        Email(
+            kind=kind,
+            appointment_id=None,
+            recipient=context.customer_email,
+            recipient_name=context.customer_name,
+            sender_name=context.business_name,
+            subject=subject,
+            text=_templates.get_template(f"{kind}.txt").render(values),
+            html=_templates.get_template(f"{kind}.html").render(values),
+        )
+    ]
+
+
+def _entry_instants(event: ClaimedEvent, context: EntryContext) -> tuple[datetime, datetime]:
+    payload = event.payload
+    if "starts_at" in payload and "ends_at" in payload:
+        return (
+            datetime.fromisoformat(payload["starts_at"]),
+            datetime.fromisoformat(payload["ends_at"]),
+        )
+    return context.starts_at, context.ends_at
 
 
 def _one_line(text: str) -> str:

@@ -45,10 +45,13 @@ from slotbook.notifications.service.addresses import (
 from slotbook.settings import Settings
 
 # What of an outbox event's payload a webhook carries: ids, times and counts of the
-# business's own bookings. Anything else a payload gains later stays out until named
-# here (no customer's contact details are ever in it).
+# business's own bookings and waitlist entries. Anything else a payload gains later
+# stays out until named here (no customer's contact details are ever in it).
 DATA_FIELDS = (
     "appointment_id",
+    "entry_id",
+    "waitlist_entry_id",
+    "customer_id",
     "status",
     "from_status",
     "reason",
@@ -65,8 +68,11 @@ DATA_FIELDS = (
     "service_id",
     "service_name",
     "staff_id",
+    "staff_name",
     "bookings",
     "capacity",
+    "party_size",
+    "position",
 )
 # How much of an answer's body the delivery log keeps.
 EXCERPT_BYTES = 1024

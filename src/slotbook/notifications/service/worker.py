@@ -32,6 +32,16 @@ it; a cancelled one is no longer open; lead times are elapsed time before the st
 instant, so a DST change in between does not shift them. A booking made inside the lead
 time gets no reminder (its confirmation has just gone out).
 
+Waitlist entries expire the same way: each scan (``expire_waitlist``) marks the
+waiting entries whose session has started (``starts_at < now``) as expired and writes a
+"waitlist.expired" event for each, in one transaction per batch of
+``WAITLIST_EXPIRY_BATCH``, across tenants, at most ``WAITLIST_EXPIRY_BATCHES`` batches
+a scan (a scan that hits the bound is followed by another at once). The update is
+conditional (``status`` still waiting) and, on PostgreSQL, claims its rows with ``FOR
+UPDATE SKIP LOCKED``, so several workers sweep side by side and each entry expires
+once; nothing else changes an entry of a started session (no cancel, join or promotion
+acts on one). An entry reads "expired" through the API from its start either way.
+
 Webhooks ride on the same rounds. Settling an event (step 2, whatever became of its
 emails) also writes one ``webhook_deliveries`` row per active endpoint of its tenant
 that subscribes to its type, in the same transaction: a delivery exists exactly when
@@ -59,9 +69,15 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from slotbook.booking.service.waitlist import SYSTEM, entry_notice
 from slotbook.clock import Clock, SystemClock
 from slotbook.ids import new_id
-from slotbook.notifications.repository import MailContext, OutboxRepository, WebhookQueue
+from slotbook.notifications.repository import (
+    EntryContext,
+    MailContext,
+    OutboxRepository,
+    WebhookQueue,
+)
 from slotbook.notifications.schemas import ClaimedDelivery, ClaimedEvent, Email, Outcome
 from slotbook.notifications.service.emails import (
     CHANNEL,
@@ -69,6 +85,8 @@ from slotbook.notifications.service.emails import (
     MailConfig,
     booking_of,
     emails_for,
+    entry_emails_for,
+    entry_of,
     needs_sequence,
     to_message,
 )
@@ -93,6 +111,9 @@ from slotbook.storage import Database, create_database
 log = structlog.get_logger("slotbook.notifications")
 REMINDER_SCAN_SECONDS = 30.0
 REMINDER_SCAN_LIMIT = 500
+# Waitlist entries expired per transaction, and transactions per scan.
+WAITLIST_EXPIRY_BATCH = 200
+WAITLIST_EXPIRY_BATCHES = 10
 # After an unexpected error (e.g. the database is away), wait this long before retrying.
 ERROR_PAUSE_SECONDS = 5.0
 
@@ -138,11 +159,13 @@ class WorkerConfig:
 @dataclass(frozen=True)
 class Batch:
     """A claimed batch's reads: the bookings (by tenant and appointment), the calendar
-    versions (by event seq) and who retried events already reached."""
+    versions (by event seq), who retried events already reached, and the waitlist
+    entries (by tenant and entry)."""
 
     contexts: dict[tuple[str, str], MailContext]
     sequences: dict[int, int]
     sent: set[tuple[str, str]]
+    entries: dict[tuple[str, str], EntryContext] = field(default_factory=dict)
 
 
 class Worker:
@@ -190,6 +213,36 @@ class Worker:
                 await repo.decide_reminder(due, notice, now)
         return scheduled
 
+    async def expire_waitlist(self) -> int:
+        """Expire the waiting entries whose session has started, each with its
+        "waitlist.expired" event in the same transaction, in bounded batches; how many
+        (``WAITLIST_EXPIRY_BATCH * WAITLIST_EXPIRY_BATCHES`` when more may be left)."""
+        expired = 0
+        for _ in range(WAITLIST_EXPIRY_BATCHES):
+            now = self.clock.now()
+            async with self.database.transaction(write=True) as session:
+                repo = OutboxRepository(session)
+                entries = await repo.expire_waiting(now, WAITLIST_EXPIRY_BATCH)
+                await repo.add_notices(
+                    [
+                        (entry.tenant_id, entry_notice("expired", entry, now, SYSTEM))
+                        for entry in entries
+                    ]
+                )
+            expired += len(entries)
+            if len(entries) < WAITLIST_EXPIRY_BATCH or self.stopping.is_set():
+                break
+        if expired:
+            log.info("waitlist_entries_expired", worker=self.name, count=expired)
+        return expired
+
+    async def scan(self) -> bool:
+        """The periodic work: reminders due, waitlist entries expired. Whether a bound
+        was hit (more expiries may be due at once)."""
+        await self.schedule_reminders()
+        expired = await self.expire_waitlist()
+        return expired >= WAITLIST_EXPIRY_BATCH * WAITLIST_EXPIRY_BATCHES
+
     async def step(self) -> int:
         """Claim one batch and deliver it; the number of events claimed."""
         now = self.clock.now()
@@ -234,6 +287,9 @@ class Worker:
             repo = OutboxRepository(session)
             bookings = [booking for event in events if (booking := booking_of(event))]
             contexts = await repo.mail_contexts(bookings)
+            entries = await repo.entry_contexts(
+                [entry for event in events if (entry := entry_of(event))]
+            )
             sequences = {
                 event.seq: await repo.calendar_sequence(event, VERSIONS)
                 for event in events
@@ -242,7 +298,7 @@ class Worker:
             # Only an earlier attempt can have reached someone already.
             retried = [event.id for event in events if event.attempts > 1]
             sent = await repo.sent_recipients(retried, CHANNEL)
-        return Batch(contexts, sequences, sent)
+        return Batch(contexts, sequences, sent, entries)
 
     async def deliver(self, event: ClaimedEvent, batch: Batch | None = None) -> None:
         """Send what ``event`` sends, then settle it with its delivery records."""
@@ -250,10 +306,7 @@ class Worker:
         error: str | None = None
         try:
             batch = batch or await self.read([event])
-            booking = booking_of(event)
-            context = batch.contexts.get(booking) if booking else None
-            sequence = batch.sequences.get(event.seq, 0)
-            emails = emails_for(event, context, sequence, self.config.mail, self.clock.now())
+            emails = self._emails(event, batch)
             for email in emails:
                 if (event.id, email.recipient) in batch.sent:
                     continue
@@ -287,6 +340,19 @@ class Worker:
                 attempts=event.attempts,
                 error=error,
             )
+
+    def _emails(self, event: ClaimedEvent, batch: Batch) -> list[Email]:
+        """What ``event`` emails: about a booking, or about a waitlist entry."""
+        now = self.clock.now()
+        booking = booking_of(event)
+        if booking is not None:
+            context = batch.contexts.get(booking)
+            sequence = batch.sequences.get(event.seq, 0)
+            return emails_for(event, context, sequence, self.config.mail, now)
+        entry = entry_of(event)
+        if entry is not None:
+            return entry_emails_for(event, batch.entries.get(entry), self.config.mail, now)
+        return []
 
     async def fan_out(self, queue: WebhookQueue, event: ClaimedEvent, now: datetime) -> None:
         """The event's webhook deliveries, one per subscribed endpoint (in the settle
@@ -391,10 +457,11 @@ class Worker:
     # Running
 
     async def run_once(self) -> int:
-        """Everything due now: reminders, then rounds until nothing is claimable (events
-        and webhook deliveries backing off are not). The number of events and webhook
-        deliveries handled."""
-        await self.schedule_reminders()
+        """Everything due now: reminders and waitlist expiries, then rounds until nothing
+        is claimable (events and webhook deliveries backing off are not). The number of
+        events and webhook deliveries handled."""
+        while await self.scan() and not self.stopping.is_set():
+            pass
         handled = 0
         while not self.stopping.is_set():
             claimed = await self.step()
@@ -412,8 +479,8 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 if loop.time() >= next_scan:
-                    await self.schedule_reminders()
-                    next_scan = loop.time() + REMINDER_SCAN_SECONDS
+                    more = await self.scan()
+                    next_scan = loop.time() + (0.0 if more else REMINDER_SCAN_SECONDS)
                 claimed = await self.step()
                 claimed += await self.step_webhooks()
                 pause = 0.0 if claimed else self.config.poll_seconds
