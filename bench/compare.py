@@ -6,7 +6,7 @@ Each run is ``<tree>/.venv/bin/python bench/<script>.py ... --json FILE`` starte
 directory's scripts: the interpreter is the tree's, so ``slotbook`` (migrations, the
 server binary ``<tree>/.venv/bin/slotbook``) is that tree's code, while the benchmark
 itself is the same for every version. Order: grid_benchmark BEFORE, AFTER, BEFORE, AFTER
-...; then booking_throughput BEFORE, NO_OUTBOX, AFTER, BEFORE, ... ; ``uptime`` is recorded
+...; then booking_throughput BEFORE, PRE_WAITLIST, AFTER, BEFORE, ... ; ``uptime`` is recorded
 before each run. Every run's figures and its statement count go to one JSON file under
 bench/results/ (rewritten after each run), and the medians per version are printed.
 ``--summarize FILE`` prints the tables of an earlier file.
@@ -28,11 +28,12 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 TREES = {
     "BEFORE": Path("/work/before"),
-    "NO_OUTBOX": Path("/work/storage-no-outbox"),
+    # The round's storage and notification work, before party sizes and the waitlist.
+    "PRE_WAITLIST": Path("/work/pre-waitlist"),
     "AFTER": Path("/work/main"),
 }
-BOOKING_ORDER = ("BEFORE", "NO_OUTBOX", "AFTER")
-GRID_ORDER = ("BEFORE", "AFTER")
+BOOKING_ORDER = ("BEFORE", "PRE_WAITLIST", "AFTER")
+GRID_ORDER = ("BEFORE", "PRE_WAITLIST", "AFTER")
 
 
 def git_head(tree: Path) -> str:
@@ -111,9 +112,13 @@ def summarize(data: dict[str, Any]) -> str:
             "| statements/booking |",
             "|---|---|---:|---:|---:|---:|---:|---|",
         ]
-        for key in "abcd":
+        for key in ("a", "b", "c", "d", "e_promote", "e_plain"):
             for version in BOOKING_ORDER:
-                runs = [r for r in booking if r["version"] == version]
+                runs = [
+                    r
+                    for r in booking
+                    if r["version"] == version and key in r["figures"]["runs"]
+                ]
                 if not runs:
                     continue
                 figs = [r["figures"]["runs"][key] for r in runs]
@@ -126,7 +131,7 @@ def summarize(data: dict[str, Any]) -> str:
                     "rate": rate, "p50_ms": p50, "p99_ms": p99, "cpu_ms": cpu,
                 }  # fmt: skip
                 lines.append(
-                    f"| ({key}) | {version} | {len(runs)} | {fmt(rate, 0)} | {fmt(p50)} "
+                    f"| ({key.replace('_', ' ')}) | {version} | {len(runs)} | {fmt(rate, 0)} | {fmt(p50)} "
                     f"| {fmt(p99)} | {fmt(cpu, 2) if cpu else '-'} "
                     f"| {statements_of(runs) if key == 'b' else ''} |"
                 )
