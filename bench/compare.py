@@ -130,8 +130,9 @@ def summarize(data: dict[str, Any]) -> str:
                 medians["booking"].setdefault(key, {})[version] = {
                     "rate": rate, "p50_ms": p50, "p99_ms": p99, "cpu_ms": cpu,
                 }  # fmt: skip
+                label = key.replace("_", " ")
                 lines.append(
-                    f"| ({key.replace('_', ' ')}) | {version} | {len(runs)} | {fmt(rate, 0)} | {fmt(p50)} "
+                    f"| ({label}) | {version} | {len(runs)} | {fmt(rate, 0)} | {fmt(p50)} "
                     f"| {fmt(p99)} | {fmt(cpu, 2) if cpu else '-'} "
                     f"| {statements_of(runs) if key == 'b' else ''} |"
                 )
