@@ -491,3 +491,41 @@ async def test_query_count_does_not_grow_with_range_or_bookings(api: Api, app: F
     assert slot_at(result["2026-12-20"], "12:00:00", team[1])["available_capacity"] == 9
     selects = [s for s in month if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) <= 7, selects
+
+
+async def test_waiting_customers_cost_the_grid_one_query_whatever_the_range(
+    api: Api, app: FastAPI
+) -> None:
+    """``waitlist_length`` comes from one grouped query, not one per slot or session."""
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service("Group Yoga Class", parallel=True, capacity=1, waitlist_enabled=True)
+    plain = await api.service("Open Class", parallel=True, capacity=1)
+    team = [await api.staff(f"Teacher {n}", outlet, [yoga, plain]) for n in range(3)]
+    for member in team:
+        for day, start in (("2026-12-07", "10:00"), ("2026-12-20", "12:00")):
+            await api.book(outlet, yoga, member, date=day, start=start)
+            for _ in range(2):
+                waiting = await api.customer()
+                await api.post(
+                    "/waitlist",
+                    {
+                        "outlet_id": outlet["id"],
+                        "customer_id": waiting["id"],
+                        "service_id": yoga["id"],
+                        "staff_id": member["id"],
+                        "date": day,
+                        "start_time": start,
+                    },
+                )
+
+    with counted_queries(app) as without_waitlist:
+        await grid(api, outlet, plain, "2026-12-01", "2026-12-31")
+    with counted_queries(app) as one_day:
+        await grid(api, outlet, yoga)
+    with counted_queries(app) as month:
+        result = await grid(api, outlet, yoga, "2026-12-01", "2026-12-31")
+    assert len(month) == len(one_day) == len(without_waitlist) + 1
+    full = slot_at(result["2026-12-20"], "12:00:00", team[1])
+    assert (full["available_capacity"], full["waitlist_length"]) == (0, 2)
+    assert slot_at(result["2026-12-20"], "13:00:00", team[1])["waitlist_length"] == 0
