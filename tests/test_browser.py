@@ -125,8 +125,12 @@ def shop(server: LiveServer, staff_api: Staff) -> Shop:
     yoga = api.call(
         "POST",
         "/services",
-        {"name": "Group Yoga", "duration": 60, "allow_parallel_bookings": True,
-         "max_parallel_bookings": 10},
+        {
+            "name": "Group Yoga",
+            "duration": 60,
+            "allow_parallel_bookings": True,
+            "max_parallel_bookings": 10,
+        },
         expect=201,
     )
     haircut = api.call("POST", "/services", {"name": "Haircut", "duration": 60}, expect=201)
@@ -134,8 +138,12 @@ def shop(server: LiveServer, staff_api: Staff) -> Shop:
         api.call(
             "POST",
             "/staff",
-            {"name": name, "outlet_id": outlet["id"], "service_ids": [service["id"]],
-             "working_hours": EVERY_DAY_8_TO_22},
+            {
+                "name": name,
+                "outlet_id": outlet["id"],
+                "service_ids": [service["id"]],
+                "working_hours": EVERY_DAY_8_TO_22,
+            },
             expect=201,
         )
     desk_email = unique_email("desk")
@@ -170,9 +178,13 @@ def book_through_api(shop: Shop, service: dict[str, Any], start: str, count: int
         shop.api.call(
             "POST",
             "/appointments",
-            {"outlet_id": outlet_id, "customer_id": customer["id"],
-             "appointment_date": shop.day.isoformat(), "start_time": start,
-             "services": [{"service_id": service["id"], "staff_id": member["id"]}]},
+            {
+                "outlet_id": outlet_id,
+                "customer_id": customer["id"],
+                "appointment_date": shop.day.isoformat(),
+                "start_time": start,
+                "services": [{"service_id": service["id"], "staff_id": member["id"]}],
+            },
             expect=201,
         )
 
@@ -368,3 +380,130 @@ def test_a_double_click_on_book_books_once(browser: Browser, shop: Shop) -> None
     assert len(customers) == 1
     booked = shop.api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
     assert booked["total"] == 1
+
+
+def class_with_waitlist(shop: Shop, capacity: int) -> None:
+    """Group Yoga becomes a class of ``capacity`` with a waitlist for full sessions."""
+    shop.api.call(
+        "PATCH",
+        f"/services/{shop.yoga['id']}",
+        {"max_parallel_bookings": capacity, "waitlist_enabled": True},
+    )
+
+
+def test_a_customer_waits_for_a_full_class_and_gets_the_place_the_desk_frees(
+    page: Page, shop: Shop, browser: Browser
+) -> None:
+    class_with_waitlist(shop, 3)
+    book_through_api(shop, shop.yoga, "10:00", 3)
+    open_service(page, shop, "Group Yoga")
+    full = slot_button(page, shop, "10:00:00")
+    expect(full).to_contain_text("Full")
+    expect(full).to_contain_text("Join the waitlist (nobody waiting yet)")
+    expect(full).to_be_enabled()
+    full.click()
+    expect(page.get_by_role("heading", name="3. Join the waitlist")).to_be_visible()
+    expect(page.locator("#chosen-slot")).to_contain_text("full")
+    fill_details(page, "Zoe Walker", "zoe@example.com")
+    party = page.get_by_label("Number of people")
+    expect(party.locator("option")).to_have_count(3)  # up to the class's capacity
+    party.select_option("1")
+    page.get_by_role("button", name="Join the waitlist", exact=True).click()
+    expect(page.get_by_role("heading", name="You're on the waitlist")).to_be_visible()
+    expect(page.locator("#waitlist-place")).to_have_text("You are number 1 in line.")
+    expect(full).to_contain_text("1 person waiting")
+    shoot(page, "public_waitlist_joined.png", full_page=True)
+    page.locator("#waitlist-link").click()
+    expect(page.get_by_role("heading", name="Your place on the waitlist")).to_be_visible()
+    expect(page.locator("#waitlist-place")).to_have_text("You are number 1 in line")
+    expect(page.get_by_role("button", name="Leave the waitlist")).to_be_visible()
+    waitlist_url = page.url
+
+    desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    open_desk(desk, shop)
+    block = desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 3/3")
+    expect(block).to_contain_text("1 waiting")
+    block.click()
+    roster = desk.get_by_role("dialog")
+    expect(roster).to_contain_text("3/3 booked, 1 waiting")
+    waiting = roster.locator(".waitlist-list li")
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text("1. Zoe Walker")
+    expect(waiting).to_contain_text("Party: 1 person")
+    shoot(desk, "desk_waitlist.png")
+    # The desk cancels an attendee: the freed place goes to Zoe at once.
+    roster.get_by_role("button", name="Cancel Member 1", exact=True).click()
+    expect(roster.locator("#roster-list li", has_text="Zoe Walker")).to_contain_text("confirmed")
+    expect(roster).to_contain_text("3/3 booked")
+    expect(roster).to_contain_text("Nobody is waiting.")
+
+    # The desk puts a caller on the waitlist of the (again) full class.
+    adding = roster.get_by_role("form", name="Add to the waitlist")
+    adding.get_by_label("Name", exact=True).fill("Walk-in Wendy")
+    adding.get_by_label("Email (optional)").fill("wendy@example.com")
+    adding.get_by_label("Number of people").select_option("2")
+    adding.get_by_role("button", name="Add to waitlist").click()
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text("1. Walk-in Wendy")
+    expect(waiting).to_contain_text("Party: 2 people")
+    expect(desk.locator("#desk-status")).to_contain_text("number 1 in line")
+    desk.close()
+
+    page.goto(waitlist_url)
+    expect(page.locator("#waitlist-promoted")).to_have_text("A place opened up: you are booked.")
+    expect(page.locator("#waitlist-status")).to_have_text("Booked")
+    expect(page.get_by_role("button", name="Leave the waitlist")).to_have_count(0)
+    shoot(page, "my_waitlist_promoted.png")
+    page.get_by_role("link", name="See your booking").click()
+    expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
+    expect(page.locator("#booking-status")).to_have_text("Confirmed")
+    customers = shop.api.call("GET", "/customers", params={"q": "zoe@example.com"})["items"]
+    booked = shop.api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
+    assert [a["status"] for a in booked["items"]] == ["confirmed"]
+    entries = shop.api.call("GET", "/waitlist")["items"]
+    assert [(e["status"], e["party_size"]) for e in entries] == [("promoted", 1), ("waiting", 2)]
+
+
+def test_a_party_of_three_takes_the_last_three_places_then_makes_the_party_smaller(
+    page: Page, shop: Shop, browser: Browser
+) -> None:
+    book_through_api(shop, shop.yoga, "10:00", 7)
+    open_service(page, shop, "Group Yoga")
+    slot = slot_button(page, shop, "10:00:00")
+    expect(slot).to_contain_text("3/10 spots left")
+    slot.click()
+    party = page.get_by_label("Number of people")
+    expect(party.locator("option")).to_have_count(3)  # no more than the places left
+    party.select_option("3")
+    fill_details(page, "Family Patel", "patel@example.com")
+    page.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page.locator("#confirm-text")).to_contain_text("for 3 people")
+    expect(slot).to_contain_text("Full")
+    expect(slot).to_be_disabled()
+    shoot(page, "public_party_full.png", full_page=True)
+
+    page.locator("#manage-link").click()
+    expect(page.locator("#booking-party")).to_have_text("3")
+    page.get_by_label("Number of people").select_option("2")
+    page.get_by_role("button", name="Make my party smaller").click()
+    expect(page.locator("#booking-party")).to_have_text("2")
+    shoot(page, "my_booking_party_smaller.png")
+    open_service(page, shop, "Group Yoga")
+    expect(slot_button(page, shop, "10:00:00")).to_contain_text("1/10 spots left - Almost Full!")
+
+    desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    open_desk(desk, shop)
+    desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 9/10").click()
+    roster = desk.get_by_role("dialog")
+    family = roster.locator("#roster-list li", has_text="Family Patel")
+    expect(family).to_contain_text("Party: 2 people")
+    family.get_by_role("button", name="Change the party size of Family Patel").click()
+    family.get_by_label("Number of people").fill("3")
+    family.get_by_role("button", name="Save party size").click()
+    expect(roster).to_contain_text("10/10 booked")
+    expect(roster.locator("#roster-list li", has_text="Family Patel")).to_contain_text(
+        "Party: 3 people"
+    )
+    expect(desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 10/10")).to_be_visible()
+    desk.close()

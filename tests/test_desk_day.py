@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from slotbook.clock import FixedClock
 from tests.support import DAYS, MONDAY, TUESDAY, Api, unique_email
 
 DAY = "/desk/day"
@@ -37,6 +39,31 @@ async def book_many(
     api: Api, outlet: Json, service: Json, staff: Json, count: int, **kw: Any
 ) -> list[Json]:
     return [await api.book(outlet, service, staff, **kw) for _ in range(count)]
+
+
+async def join_waitlist(
+    api: Api,
+    outlet: Json,
+    service: Json,
+    staff: Json,
+    *,
+    customer: Json | None = None,
+    start: str = "10:00",
+    party_size: int = 1,
+    expect: int = 201,
+) -> Json:
+    """A customer (a new one unless given) joins the waitlist of a session (POST /waitlist)."""
+    customer = customer or await api.customer()
+    body = {
+        "outlet_id": outlet["id"],
+        "customer_id": customer["id"],
+        "service_id": service["id"],
+        "staff_id": staff["id"],
+        "date": MONDAY,
+        "start_time": start,
+        "party_size": party_size,
+    }
+    return dict(await api.post("/waitlist", body, expect=expect))
 
 
 async def test_a_class_shows_taken_spots_of_capacity_and_counts_no_cancelled_place(
@@ -94,6 +121,110 @@ async def test_a_class_is_almost_full_at_nine_of_ten_and_full_at_ten(api: Api) -
     no_show = [entry for entry in freed["roster"] if entry["appointment_id"] == last["id"]]
     assert no_show[0]["status"] == "no_show"
     assert not no_show[0]["holds_place"]
+
+
+async def test_a_class_counts_the_spots_of_each_party_and_says_who_may_change_theirs(
+    api: Api,
+) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service("Group Yoga", parallel=True, capacity=6)
+    haircut = await api.service("Haircut")
+    john = await api.staff("John Smith", outlet, [yoga])
+    anna = await api.staff("Anna Lee", outlet, [haircut])
+    family = await api.book(outlet, yoga, john, party_size=3)
+    couple = await api.book(outlet, yoga, john, party_size=2)
+    await api.book(outlet, haircut, anna, start="14:00")
+
+    day = await desk_day(api, outlet)
+    session = block(day, john, "10:00")
+    assert session["label"] == "Group Yoga 10:00-11:00 - 5/6"
+    assert (session["taken"], session["spots_left"], session["almost_full"]) == (5, 1, True)
+    parties = {e["appointment_id"]: e["party_size"] for e in session["roster"]}
+    assert parties == {family["id"]: 3, couple["id"]: 2}
+    assert all(e["can_change_party_size"] for e in session["roster"])
+    assert (session["waitlist_enabled"], session["can_add_to_waitlist"]) == (False, False)
+    assert session["waitlist"] == []
+    (cut,) = block(day, anna, "14:00")["roster"]
+    assert (cut["party_size"], cut["can_change_party_size"]) == (1, False)
+
+    # The desk changes a party through the staff API: larger when it fits, or smaller.
+    await api.put(f"/appointments/{couple['id']}/party-size", {"party_size": 3})
+    full = block(await desk_day(api, outlet), john, "10:00")
+    assert (full["label"], full["full"], full["spots_left"]) == (
+        "Group Yoga 10:00-11:00 - 6/6",
+        True,
+        0,
+    )
+    await api.put(f"/appointments/{family['id']}/party-size", {"party_size": 1})
+    await api.cancel(couple)
+    after = block(await desk_day(api, outlet), john, "10:00")
+    assert after["label"] == "Group Yoga 10:00-11:00 - 1/6"
+    gone = next(e for e in after["roster"] if e["appointment_id"] == couple["id"])
+    assert (gone["holds_place"], gone["party_size"], gone["can_change_party_size"]) == (
+        False,
+        3,
+        False,
+    )
+
+
+async def test_a_full_class_shows_its_waitlist_by_position_until_it_starts(
+    api: Api, clock: FixedClock
+) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    yoga = await api.service(
+        "Group Yoga", parallel=True, capacity=2, waitlist_enabled=True, waitlist_limit=3
+    )
+    john = await api.staff("John Smith", outlet, [yoga])
+    await book_many(api, outlet, yoga, john, 2)
+    await book_many(api, outlet, yoga, john, 1, start="11:00")
+    maria = await api.post(
+        "/customers", {"name": "Maria Lopez", "email": "maria@example.com", "phone": "+1 555 0101"}
+    )
+    first = await join_waitlist(api, outlet, yoga, john, customer=maria, party_size=2)
+    second = await join_waitlist(api, outlet, yoga, john)
+    third = await join_waitlist(api, outlet, yoga, john)
+
+    day = await desk_day(api, outlet)
+    session = block(day, john, "10:00")
+    assert (session["full"], session["waitlist_enabled"]) == (True, True)
+    assert [(w["entry_id"], w["position"], w["party_size"]) for w in session["waitlist"]] == [
+        (first["id"], 1, 2),
+        (second["id"], 2, 1),
+        (third["id"], 3, 1),
+    ]
+    top = session["waitlist"][0]
+    assert (top["customer_name"], top["email"], top["phone"]) == (
+        "Maria Lopez",
+        "maria@example.com",
+        "+1 555 0101",
+    )
+    assert top["customer_id"] == maria["id"]
+    assert session["can_add_to_waitlist"] is False  # the limit of 3 is reached
+    open_session = block(day, john, "11:00")
+    assert (open_session["waitlist"], open_session["can_add_to_waitlist"]) == ([], True)
+
+    await api.put(f"/waitlist/{second['id']}/cancel")
+    moved = block(await desk_day(api, outlet), john, "10:00")
+    assert [(w["entry_id"], w["position"]) for w in moved["waitlist"]] == [
+        (first["id"], 1),
+        (third["id"], 2),
+    ]
+    assert moved["can_add_to_waitlist"] is True
+
+    # Once the session has started, nobody waits for it any more (the owner logs in
+    # again: the signup's token has expired by then).
+    email = (await api.get("/auth/me"))["email"]
+    clock.at = datetime(2026, 12, 7, 10, 5, tzinfo=UTC)
+    login = await api.post(
+        "/auth/login", {"email": email, "password": "correct-horse-1"}, expect=200
+    )
+    api.token = login["access_token"]
+    started = block(await desk_day(api, outlet), john, "10:00")
+    assert (started["waitlist"], started["can_add_to_waitlist"]) == ([], False)
+    later = block(await desk_day(api, outlet), john, "11:00")
+    assert later["can_add_to_waitlist"] is True
 
 
 async def test_a_one_to_one_appointment_is_a_block_with_a_roster_of_one(api: Api) -> None:
@@ -306,7 +437,7 @@ def reads(statements: list[str]) -> list[str]:
 async def test_the_day_is_read_in_a_fixed_number_of_statements(api: Api, app: FastAPI) -> None:
     await api.signup()
     outlet = await api.outlet()
-    yoga = await api.service("Group Yoga", parallel=True, capacity=10)
+    yoga = await api.service("Group Yoga", parallel=True, capacity=4, waitlist_enabled=True)
     haircut = await api.service("Haircut")
     john = await api.staff("John Smith", outlet, [yoga, haircut])
     await api.book(outlet, yoga, john, start="10:00")
@@ -323,6 +454,7 @@ async def test_the_day_is_read_in_a_fixed_number_of_statements(api: Api, app: Fa
             {"start": "2026-12-07T18:00:00", "end": "2026-12-07T19:00:00"},
         )
         await book_many(api, outlet, yoga, member, 4, start="11:00")
+        await join_waitlist(api, outlet, yoga, member, start="11:00")
         await api.book(outlet, haircut, member, start="15:00")
     cancelled = await api.book(outlet, haircut, team[2], start="16:00")
     await api.cancel(cancelled)
@@ -332,6 +464,8 @@ async def test_the_day_is_read_in_a_fixed_number_of_statements(api: Api, app: Fa
 
     assert sum(len(c["blocks"]) for c in day["staff"]) == 1 + 5 * 2 + 1
     assert sum(len(b["roster"]) for c in day["staff"] for b in c["blocks"]) == 1 + 5 * 5 + 1
+    assert sum(len(b["waitlist"]) for c in day["staff"] for b in c["blocks"]) == 5
     assert len(many_bookings) == len(one_booking), (one_booking, many_bookings)
-    # The caller's role, the outlet, the day's lines, the staff, their time off.
-    assert len(reads(many_bookings)) == 5, many_bookings
+    # The caller's role, the outlet, the day's lines, the waiting customers, the staff,
+    # their time off.
+    assert len(reads(many_bookings)) == 6, many_bookings

@@ -320,6 +320,8 @@ async def test_one_to_one_slots_read_available_then_booked(
         "capacity": None,
         "almost_full": False,
         "label": "Available",
+        "waitlist_length": None,  # a one-to-one service keeps no waitlist
+        "waitlist_open": False,
     }
     booked = await public.post(
         f"{place.base}/bookings", json=booking_body(place.haircut, place.anna, start="14:00")

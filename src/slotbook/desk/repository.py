@@ -1,8 +1,9 @@
-"""Everything the day view reads, in four queries whatever the day holds.
+"""Everything the day view reads, in five queries whatever the day holds.
 
 The outlet; every line of the outlet's appointments starting that day with its
-appointment, service and customer joined in; the staff (the outlet's active members and
-whoever those lines name); their time off (``scheduling.schedules``). No query per
+appointment, service and customer joined in; the waiting customers of the day's sessions
+that have not started, likewise; the staff (the outlet's active members and whoever
+those lines and entries name); their time off (``scheduling.schedules``). No query per
 staff member, block or customer.
 """
 
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.booking.models import Appointment, AppointmentLine
+from slotbook.booking.models import Appointment, AppointmentLine, WaitlistEntry
 from slotbook.catalog.models import Customer, OutletView, Service, Staff, StaffView
 from slotbook.catalog.repository import OutletRepository
 from slotbook.repository import view_columns
@@ -35,12 +36,15 @@ _DAY_LINES = Query(
         Service.name,
         Service.allow_parallel_bookings,
         Service.max_parallel_bookings,
+        Service.waitlist_enabled,
+        Service.waitlist_limit,
         AppointmentLine.starts_at,
         AppointmentLine.ends_at,
         AppointmentLine.status,
         Appointment.id,
         Appointment.starts_at,
         Appointment.notes,
+        Appointment.party_size,
         Customer.id,
         Customer.name,
         Customer.email,
@@ -57,6 +61,40 @@ _DAY_LINES = Query(
         AppointmentLine.starts_at < sa.bindparam("end"),
     )
     .order_by(AppointmentLine.starts_at, AppointmentLine.staff_id, Appointment.id)
+)
+# The waiting entries of the outlet's sessions starting in [start, end), in joining order
+# within each session (a session that has started takes nobody from its line).
+_DAY_WAITING = Query(
+    sa.select(
+        WaitlistEntry.staff_id,
+        WaitlistEntry.service_id,
+        Service.name,
+        Service.allow_parallel_bookings,
+        Service.max_parallel_bookings,
+        Service.waitlist_enabled,
+        Service.waitlist_limit,
+        WaitlistEntry.starts_at,
+        WaitlistEntry.ends_at,
+        WaitlistEntry.id,
+        WaitlistEntry.party_size,
+        WaitlistEntry.created_at,
+        Customer.id,
+        Customer.name,
+        Customer.email,
+        Customer.phone,
+    )
+    .join(Service, Service.id == WaitlistEntry.service_id)
+    .join(Customer, Customer.id == WaitlistEntry.customer_id)
+    .where(
+        WaitlistEntry.tenant_id == TENANT_ID,
+        WaitlistEntry.outlet_id == sa.bindparam("outlet_id"),
+        WaitlistEntry.status == rules.WaitlistStatus.WAITING.value,
+        WaitlistEntry.starts_at >= sa.bindparam("start"),
+        WaitlistEntry.starts_at < sa.bindparam("end"),
+    )
+    .order_by(
+        WaitlistEntry.starts_at, WaitlistEntry.staff_id, WaitlistEntry.service_id, WaitlistEntry.seq
+    )
 )
 # The outlet's active staff, and anyone else its day's lines name (a former member, or
 # one who moved to another outlet), so that no booking goes missing from the desk.
@@ -81,6 +119,8 @@ class LineService:
     name: str
     allow_parallel_bookings: bool
     max_parallel_bookings: int
+    waitlist_enabled: bool
+    waitlist_limit: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +135,24 @@ class DayLine:
     appointment_id: str
     appointment_starts_at: datetime
     notes: str | None
+    party_size: int
+    customer_id: str
+    customer_name: str
+    customer_email: str | None
+    customer_phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DayWaiting:
+    """A customer waiting for a place in one of the day's sessions."""
+
+    staff_id: str
+    service: LineService
+    starts_at: datetime
+    ends_at: datetime
+    entry_id: str
+    party_size: int
+    joined_at: datetime
     customer_id: str
     customer_name: str
     customer_email: str | None
@@ -120,13 +178,16 @@ class DeskRepository:
         return [
             DayLine(
                 staff_id,
-                LineService(service_id, service_name, parallel, max_parallel),
+                LineService(
+                    service_id, service_name, parallel, max_parallel, waitlist, waitlist_limit
+                ),
                 starts_at,
                 ends_at,
                 status,
                 appointment_id,
                 appointment_starts_at,
                 notes,
+                party_size,
                 customer_id,
                 customer_name,
                 email,
@@ -138,12 +199,55 @@ class DeskRepository:
                 service_name,
                 parallel,
                 max_parallel,
+                waitlist,
+                waitlist_limit,
                 starts_at,
                 ends_at,
                 status,
                 appointment_id,
                 appointment_starts_at,
                 notes,
+                party_size,
+                customer_id,
+                customer_name,
+                email,
+                phone,
+            ) in rows
+        ]
+
+    async def waiting(self, outlet_id: str, start: datetime, end: datetime) -> list[DayWaiting]:
+        """Waiting customers of the outlet's sessions starting in [start, end), by session
+        and then in joining order (the order the waitlist promotes them)."""
+        rows = await self._fetch(_DAY_WAITING, {"outlet_id": outlet_id, "start": start, "end": end})
+        return [
+            DayWaiting(
+                staff_id,
+                LineService(
+                    service_id, service_name, parallel, max_parallel, waitlist, waitlist_limit
+                ),
+                starts_at,
+                ends_at,
+                entry_id,
+                party_size,
+                joined_at,
+                customer_id,
+                customer_name,
+                email,
+                phone,
+            )
+            for (
+                staff_id,
+                service_id,
+                service_name,
+                parallel,
+                max_parallel,
+                waitlist,
+                waitlist_limit,
+                starts_at,
+                ends_at,
+                entry_id,
+                party_size,
+                joined_at,
                 customer_id,
                 customer_name,
                 email,

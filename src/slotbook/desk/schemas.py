@@ -55,14 +55,31 @@ class DeskRosterEntry(BaseModel):
     email: str | None
     phone: str | None
     status: Status
-    holds_place: bool = Field(description="counts towards the block's taken spots")
+    party_size: int = Field(description="people (spots) the booking holds")
+    holds_place: bool = Field(description="its party counts towards the block's taken spots")
     can_cancel: bool
     can_no_show: bool
     can_move: bool = Field(description="may be rescheduled (PUT /appointments/{id}/reschedule)")
     can_complete: bool
+    can_change_party_size: bool = Field(
+        description="a class booking whose party may change (PUT /appointments/{id}/party-size)"
+    )
     appointment_date: date = Field(description="local start of the whole appointment")
     appointment_start_time: TimeOfDay
     notes: str | None
+
+
+class DeskWaitlistEntry(BaseModel):
+    """A customer waiting for a place in a class session, in the order they get one."""
+
+    entry_id: str = Field(description="the waitlist entry (GET/PUT /waitlist/{id})")
+    customer_id: str
+    customer_name: str
+    email: str | None
+    phone: str | None
+    party_size: int
+    position: int = Field(description="1 = the next to get a place that fits their party")
+    joined_at: datetime
 
 
 class DeskBlock(BaseModel):
@@ -74,16 +91,25 @@ class DeskBlock(BaseModel):
     service_name: str
     start_time: TimeOfDay
     end_time: TimeOfDay
-    taken: int = Field(description="bookings holding a place; cancelled and no-show excluded")
+    taken: int = Field(
+        description="spots taken: the party sizes of the bookings holding a place "
+        "(cancelled and no-show excluded)"
+    )
     capacity: int = Field(description="1 for a one-to-one service")
     spots_left: int
     almost_full: bool
     full: bool
-    label: str = Field(
-        examples=["Group Yoga 10:00-11:00 - 7/10", "Haircut 14:00-15:00 - Ana Ruiz"]
-    )
+    label: str = Field(examples=["Group Yoga 10:00-11:00 - 7/10", "Haircut 14:00-15:00 - Ana Ruiz"])
     roster: list[DeskRosterEntry] = Field(
         description="place holders first, then by name; cancelled and no-show included"
+    )
+    waitlist_enabled: bool = Field(description="the service keeps a waitlist for full sessions")
+    can_add_to_waitlist: bool = Field(
+        description="the session has not started and its waitlist takes another customer "
+        "(POST /waitlist; a party that fits now is told to book instead)"
+    )
+    waitlist: list[DeskWaitlistEntry] = Field(
+        description="customers waiting for a place, by position; empty once the session starts"
     )
 
 

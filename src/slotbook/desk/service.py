@@ -1,10 +1,11 @@
 """The front desk's day view: read once, grouped into blocks, judged by the rules.
 
 A block is a session in the rules' sense (one staff member, one service, the same start
-and end): a class session with its roster, or a one-to-one appointment. Its counts
-come from ``rules.judge`` over the session's place-holding bookings, the verdict a new
-booking of that session would get; its roster entries carry what each status allows
-(``rules.can_transition``), so the page never decides either.
+and end): a class session with its roster and its waitlist, or a one-to-one appointment.
+Its counts come from ``rules.judge`` over the spots the session's place-holding bookings
+take (their party sizes), the verdict a new booking of that session would get; its
+roster entries carry what each status allows (``rules.can_transition``), so the page
+never decides either.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.desk.repository import DayLine, DeskRepository
+from slotbook.desk.repository import DayLine, DayWaiting, DeskRepository, LineService
 from slotbook.desk.schemas import (
     DeskBlock,
     DeskDay,
@@ -25,6 +26,7 @@ from slotbook.desk.schemas import (
     DeskRosterEntry,
     DeskStaffColumn,
     DeskTimeOff,
+    DeskWaitlistEntry,
 )
 from slotbook.errors import InvalidInput
 from slotbook.scheduling import rules
@@ -36,8 +38,11 @@ LATEST_DATE = date(9998, 12, 31)
 SessionKey = tuple[str, str, datetime, datetime]
 
 
-async def day_view(session: AsyncSession, tenant_id: str, outlet_id: str, day: date) -> DeskDay:
-    """The outlet's local day: a column per staff member, their blocks and rosters."""
+async def day_view(
+    session: AsyncSession, tenant_id: str, outlet_id: str, day: date, now: datetime
+) -> DeskDay:
+    """The outlet's local day: a column per staff member, their blocks, rosters and
+    waitlists (of the sessions that have not started at ``now``)."""
     if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise InvalidInput(
             f"date: must lie between {EARLIEST_DATE} and {LATEST_DATE}", field="date"
@@ -47,15 +52,28 @@ async def day_view(session: AsyncSession, tenant_id: str, outlet_id: str, day: d
     zone = zone_of(outlet)
     start, end = _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
     lines = await repo.lines(outlet.id, start, end)
-    staff = await repo.staff(outlet.id, {line.staff_id for line in lines})
+    waiting = await repo.waiting(outlet.id, max(start, now), end)
+    named = {line.staff_id for line in lines} | {entry.staff_id for entry in waiting}
+    staff = await repo.staff(outlet.id, named)
     schedules = await repo.schedules(staff, zone, start, end)
 
     sessions: dict[SessionKey, list[DayLine]] = defaultdict(list)
+    services: dict[SessionKey, LineService] = {}
     for line in lines:  # by start already
-        sessions[(line.staff_id, line.service.id, line.starts_at, line.ends_at)].append(line)
+        key = (line.staff_id, line.service.id, line.starts_at, line.ends_at)
+        sessions[key].append(line)
+        services[key] = line.service
+    lines_up: dict[SessionKey, list[DayWaiting]] = defaultdict(list)
+    for entry in waiting:  # in joining order within each session
+        key = (entry.staff_id, entry.service.id, entry.starts_at, entry.ends_at)
+        lines_up[key].append(entry)
+        services.setdefault(key, entry.service)
     blocks: dict[str, list[DeskBlock]] = defaultdict(list)
-    for key, booked in sessions.items():
-        blocks[key[0]].append(_block(key, booked, zone))
+    # By start: a session whose bookings all left may still have customers waiting.
+    for key in sorted(services, key=lambda k: (k[2], k[3], k[1])):
+        blocks[key[0]].append(
+            _block(key, services[key], sessions.get(key, []), lines_up.get(key, []), zone, now)
+        )
 
     day_start = datetime.combine(day, time())
     day_end = day_start + timedelta(days=1)
@@ -89,23 +107,32 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
-def _block(key: SessionKey, booked: Sequence[DayLine], zone: ZoneInfo) -> DeskBlock:
+def _block(
+    key: SessionKey,
+    service: LineService,
+    booked: Sequence[DayLine],
+    waiting: Sequence[DayWaiting],
+    zone: ZoneInfo,
+    now: datetime,
+) -> DeskBlock:
     staff_id, service_id, starts_at, ends_at = key
-    service = booked[0].service
     policy = policy_of(service)
+    is_class = policy.allow_parallel_bookings
     roster = sorted(
-        (_entry(line, zone) for line in booked),
+        (_entry(line, zone, is_class) for line in booked),
         key=lambda e: (not e.holds_place, e.customer_name.casefold(), e.appointment_id),
     )
-    taken = sum(entry.holds_place for entry in roster)
+    taken = sum(entry.party_size for entry in roster if entry.holds_place)
     # What a further booking of this very session would be told: the rules' own count.
     verdict = rules.judge(policy, rules.Occupancy(taken, False, False), True, False)
     start_clock, end_clock = local_clock(starts_at, zone)[1], local_clock(ends_at, zone)[1]
     when = f"{start_clock:%H:%M}-{end_clock:%H:%M}"
-    if policy.allow_parallel_bookings:
+    if is_class:
         label = f"{service.name} {when} - {taken}/{verdict.max_capacity}"
     else:
-        label = f"{service.name} {when} - {roster[0].customer_name}"
+        label = f"{service.name} {when} - " + (roster[0].customer_name if roster else "free")
+    waitlist_enabled = is_class and service.waitlist_enabled
+    limit = service.waitlist_limit
     return DeskBlock(
         key=f"{staff_id}|{service_id}|{starts_at:%Y-%m-%dT%H:%M:%SZ}|{ends_at:%Y-%m-%dT%H:%M:%SZ}",
         kind="class" if policy.allow_parallel_bookings else "appointment",
@@ -120,10 +147,27 @@ def _block(key: SessionKey, booked: Sequence[DayLine], zone: ZoneInfo) -> DeskBl
         full=verdict.capacity_reached,
         label=label,
         roster=roster,
+        waitlist_enabled=waitlist_enabled,
+        can_add_to_waitlist=waitlist_enabled
+        and not rules.has_started(starts_at, now)
+        and (limit is None or len(waiting) < limit),
+        waitlist=[
+            DeskWaitlistEntry(
+                entry_id=entry.entry_id,
+                customer_id=entry.customer_id,
+                customer_name=entry.customer_name,
+                email=entry.customer_email,
+                phone=entry.customer_phone,
+                party_size=entry.party_size,
+                position=position,
+                joined_at=entry.joined_at,
+            )
+            for position, entry in enumerate(waiting, start=1)
+        ],
     )
 
 
-def _entry(line: DayLine, zone: ZoneInfo) -> DeskRosterEntry:
+def _entry(line: DayLine, zone: ZoneInfo, is_class: bool) -> DeskRosterEntry:
     status = rules.Status(line.status)
     appointment_day, appointment_start = local_clock(line.appointment_starts_at, zone)
     return DeskRosterEntry(
@@ -133,12 +177,16 @@ def _entry(line: DayLine, zone: ZoneInfo) -> DeskRosterEntry:
         email=line.customer_email,
         phone=line.customer_phone,
         status=status,
+        party_size=line.party_size,
         holds_place=status in rules.ACTIVE_STATUSES,
         can_cancel=rules.can_transition(status, rules.Status.CANCELLED) is True,
         can_no_show=rules.can_transition(status, rules.Status.NO_SHOW) is True,
         # Booking moves only open appointments (``booking.service.commands.reschedule``).
         can_move=status in rules.OPEN_STATUSES,
         can_complete=rules.can_transition(status, rules.Status.COMPLETED) is True,
+        # Booking changes the party of open appointments (``commands.change_party_size``);
+        # a one-to-one service seats one.
+        can_change_party_size=is_class and status in rules.OPEN_STATUSES,
         appointment_date=appointment_day,
         appointment_start_time=appointment_start,
         notes=line.notes,

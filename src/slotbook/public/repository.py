@@ -19,6 +19,5 @@ async def count_request(session: AsyncSession, client_key: str, window_start: in
 
 async def forget_windows_before(session: AsyncSession, window_start: int) -> None:
     await storage_of(session).execute(
-        session,
-        sa.delete(RateLimitWindow).where(RateLimitWindow.window_start < window_start)
+        session, sa.delete(RateLimitWindow).where(RateLimitWindow.window_start < window_start)
     )

@@ -22,9 +22,17 @@ from slotbook.errors import (
     TooManyRequests,
     responses,
 )
-from slotbook.links import LinkedBooking, read_token
+from slotbook.links import LinkedBooking, LinkedEntry, read_token, read_waitlist_token
 from slotbook.public import service
-from slotbook.public.schemas import BookingIn, BookingOut, OutletPage, SlotsOut
+from slotbook.public.schemas import (
+    BookingIn,
+    BookingOut,
+    OutletPage,
+    PartySizeChange,
+    SlotsOut,
+    WaitlistIn,
+    WaitlistOut,
+)
 from slotbook.storage import SessionDep
 
 
@@ -62,6 +70,13 @@ async def linked(request: Request, token: Token) -> LinkedBooking:
 
 
 Linked = Annotated[LinkedBooking, Depends(linked)]
+
+
+async def linked_entry(request: Request, token: Token) -> LinkedEntry:
+    return read_waitlist_token(request.app.state.secret_key, token)
+
+
+LinkedWaitlist = Annotated[LinkedEntry, Depends(linked_entry)]
 
 
 @router.get(
@@ -142,3 +157,77 @@ async def cancel_my_booking(
 ) -> BookingOut:
     ctx = service.public_context(link.tenant_id, clock.now())
     return await service.cancel(session, ctx, link)
+
+
+@router.put(
+    "/bookings/{token}/party-size",
+    response_model=BookingOut,
+    responses=responses(NotFound, InvalidInput, Conflict, TooManyRequests, ServiceBusy),
+    summary="Make the party of a booking smaller by its private link",
+    description="Only a smaller party (or the same, which changes nothing) is accepted "
+    "here; a larger one is 422 naming `party_size` (the business's staff can add people). "
+    "The spots freed go to the session's waitlist first.",
+)
+async def change_my_party_size(
+    request: Request,
+    data: PartySizeChange,
+    link: Linked,
+    session: SessionDep,
+    clock: ClockDep,
+) -> BookingOut:
+    ctx = service.public_context(link.tenant_id, clock.now())
+    mail_to_files = not request.app.state.settings.smtp_host
+    return await service.reduce_party(session, ctx, link, data, mail_to_files=mail_to_files)
+
+
+@router.post(
+    "/{tenant_slug}/outlets/{outlet_id}/waitlist",
+    status_code=201,
+    response_model=WaitlistOut,
+    responses=responses(NotFound, InvalidInput, Conflict, TooManyRequests, ServiceBusy),
+    summary="Join the waitlist of a full class session (customer found by email, or created)",
+    description="For a service with a waitlist, at a start the slots listing offers. The "
+    "answer has the place in line and the entry's private link. 409 codes: "
+    "`spots_available` (the party fits now: book instead), `already_waiting`, "
+    "`already_booked`, `waitlist_full`, `staff_unavailable`, `staff_busy`.",
+)
+async def join_waitlist(
+    request: Request,
+    data: WaitlistIn,
+    store: Front,
+    ctx: Annotated[BookingContext, Depends(public_context)],
+    session: SessionDep,
+) -> WaitlistOut:
+    return await service.join_waitlist(
+        session, ctx, store, data, secret=request.app.state.secret_key
+    )
+
+
+@router.get(
+    "/waitlist/{token}",
+    response_model=WaitlistOut,
+    responses=responses(NotFound, TooManyRequests),
+    summary="A customer's own waitlist entry, by its private link",
+    description="With the place in line while waiting; once a freed spot made it a "
+    "booking (`promoted`), that booking's private link as `booking_path`.",
+)
+async def my_waitlist_entry(
+    request: Request, link: LinkedWaitlist, session: SessionDep, clock: ClockDep
+) -> WaitlistOut:
+    ctx = service.public_context(link.tenant_id, clock.now())
+    return await service.waitlist_view(session, ctx, link, secret=request.app.state.secret_key)
+
+
+@router.put(
+    "/waitlist/{token}/cancel",
+    response_model=WaitlistOut,
+    responses=responses(NotFound, Conflict, TooManyRequests, ServiceBusy),
+    summary="Leave the waitlist by the entry's private link (repeating it changes nothing)",
+    description="A promoted entry (a booking now: cancel that instead) or an expired one "
+    "is 409 `invalid_transition`.",
+)
+async def leave_waitlist(
+    request: Request, link: LinkedWaitlist, session: SessionDep, clock: ClockDep
+) -> WaitlistOut:
+    ctx = service.public_context(link.tenant_id, clock.now())
+    return await service.leave_waitlist(session, ctx, link, secret=request.app.state.secret_key)

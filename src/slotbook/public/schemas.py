@@ -7,8 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from slotbook.booking.schemas import PartySize
 from slotbook.catalog.schemas import Phone
 from slotbook.notifications.schemas import EmailNotice
+from slotbook.scheduling.rules import WaitlistStatus
 from slotbook.schemas import Id, MinuteTime, Name, TimeOfDay
 
 
@@ -33,6 +35,9 @@ class PublicService(BaseModel):
     price: PublicPrice | None
     is_class: bool = Field(description="a group session with several places")
     capacity: int | None = Field(description="places per session; null for one-to-one")
+    has_waitlist: bool = Field(
+        description="customers may join a waitlist for a full session of this class"
+    )
 
 
 class PublicOutlet(BaseModel):
@@ -58,6 +63,14 @@ class PublicSlot(BaseModel):
     capacity: int | None = Field(description="classes only: places per session")
     almost_full: bool
     label: str = Field(examples=["Available", "7/10 spots left", "Full"])
+    waitlist_length: int | None = Field(
+        description="customers waiting for a place in this session; null when the service "
+        "keeps no waitlist"
+    )
+    waitlist_open: bool = Field(
+        description="the session is full and its waitlist takes another customer "
+        "(POST .../waitlist)"
+    )
 
 
 class PublicDay(BaseModel):
@@ -73,6 +86,9 @@ class SlotsOut(BaseModel):
     days: list[PublicDay]
 
 
+Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+
+
 class BookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,8 +97,33 @@ class BookingIn(BaseModel):
     date: date
     start_time: MinuteTime
     name: Name
-    email: Annotated[EmailStr, StringConstraints(max_length=320)]
+    email: Email
     phone: Phone | None = None
+    party_size: PartySize = 1
+
+
+class WaitlistIn(BaseModel):
+    """Waiting for a place in a full session: the session as a booking names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_id: Id
+    staff_id: Id
+    date: date
+    start_time: MinuteTime
+    name: Name
+    email: Email
+    phone: Phone | None = None
+    party_size: PartySize = 1
+
+
+class PartySizeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party_size: PartySize = Field(
+        description="the new number of people; through the private link only a smaller "
+        "party (or the same) is accepted"
+    )
 
 
 class BookedService(BaseModel):
@@ -104,8 +145,12 @@ class BookingOut(BaseModel):
     start_time: TimeOfDay
     end_time: TimeOfDay
     services: list[BookedService]
+    party_size: int = Field(description="people (spots) the booking holds")
     cancelled_at: datetime | None
     can_cancel: bool
+    can_reduce_party: bool = Field(
+        description="the party may be made smaller (PUT .../party-size) before the start"
+    )
     manage_path: str = Field(description="the private link (keep it secret)")
     emails: list[EmailNotice] = Field(
         default_factory=list,
@@ -115,4 +160,33 @@ class BookingOut(BaseModel):
     mail_to_files: bool = Field(
         default=False,
         description="no mail server is configured: emails are written as files (the demo)",
+    )
+
+
+class WaitlistOut(BaseModel):
+    """A customer's own waitlist entry, as its private link shows it."""
+
+    status: WaitlistStatus = Field(
+        description="waiting, promoted (booked: see booking_path), cancelled (left), or "
+        "expired (the session started while still waiting)"
+    )
+    position: int | None = Field(
+        description="place in line (1 = next to get a spot); null when not waiting"
+    )
+    party_size: int
+    business_name: str
+    outlet_name: str
+    outlet_address: str | None
+    timezone: str
+    service_name: str
+    staff_name: str
+    date: date
+    start_time: TimeOfDay
+    end_time: TimeOfDay
+    joined_at: datetime
+    can_leave: bool
+    manage_token: str = Field(description="the private token of this entry (keep it secret)")
+    manage_path: str = Field(description="the private link of this entry: /my-waitlist/{token}")
+    booking_path: str | None = Field(
+        description="when promoted: the private link of the booking it became"
     )

@@ -4,6 +4,11 @@ A customer is found by email within the tenant (or created), and the appointment
 made by ``booking.service`` with the customer as its actor, so every lock, rule and log
 line of a staff booking applies, and the history says the customer booked online. The
 customer gets a private link: an HMAC of the tenant and appointment ids under the server's secret.
+
+A full session of a class with a waitlist takes customers in line the same way
+(``booking.service.join_waitlist``); their entry has a private link of its own
+(``links.waitlist_token``), which shows their place and, once a freed spot made them a
+booking, that booking's link.
 """
 
 from __future__ import annotations
@@ -19,13 +24,27 @@ from slotbook.auth.models import Tenant
 from slotbook.availability import service as availability
 from slotbook.availability.schemas import Grid, GridSlot
 from slotbook.booking import service as booking
-from slotbook.booking.schemas import AppointmentCreate, ServiceLineIn
+from slotbook.booking.schemas import (
+    AppointmentCreate,
+    PartySizeIn,
+    ServiceLineIn,
+    WaitlistEntryOut,
+    WaitlistJoin,
+)
 from slotbook.booking.service.queries import appointment_lines, find_appointment
 from slotbook.catalog import service as catalog
 from slotbook.catalog.models import Outlet, Service
 from slotbook.catalog.schemas import CustomerCreate
 from slotbook.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
-from slotbook.links import LinkedBooking, booking_token, manage_path, read_token
+from slotbook.links import (
+    LinkedBooking,
+    LinkedEntry,
+    booking_token,
+    manage_path,
+    read_token,
+    waitlist_path,
+    waitlist_token,
+)
 from slotbook.money import format_price
 from slotbook.notifications.service.email_log import email_log
 from slotbook.public import repository
@@ -34,12 +53,15 @@ from slotbook.public.schemas import (
     BookingIn,
     BookingOut,
     OutletPage,
+    PartySizeChange,
     PublicDay,
     PublicOutlet,
     PublicPrice,
     PublicService,
     PublicSlot,
     SlotsOut,
+    WaitlistIn,
+    WaitlistOut,
 )
 from slotbook.scheduling import rules
 from slotbook.scheduling.local import local_clock, zone_of
@@ -107,6 +129,7 @@ def public_service(service: Service) -> PublicService:
         price=price,
         is_class=service.allow_parallel_bookings,
         capacity=service.max_parallel_bookings if service.allow_parallel_bookings else None,
+        has_waitlist=service.allow_parallel_bookings and service.waitlist_enabled,
     )
 
 
@@ -124,10 +147,21 @@ async def outlet_page(session: AsyncSession, front: Storefront) -> OutletPage:
     )
 
 
-def slot_label(slot: GridSlot) -> PublicSlot:
-    """The brief's display: "Available", "7/10 spots left", "... - Almost Full!", "Full"."""
+def slot_label(slot: GridSlot, waitlist_limit: int | None = None) -> PublicSlot:
+    """The brief's display: "Available", "7/10 spots left", "... - Almost Full!", "Full".
+
+    A full session of a class with a waitlist (the grid's ``waitlist_length`` is null for
+    any other) is open to join while fewer than ``waitlist_limit`` customers wait.
+    """
     verdict = slot.verdict
     capacity, left = verdict.max_capacity, verdict.available_capacity
+    waiting = verdict.waitlist_length
+    waitlist_open = (
+        waiting is not None
+        and left == 0
+        and not verdict.is_available
+        and (waitlist_limit is None or waiting < waitlist_limit)
+    )
     almost_full = False
     if not verdict.allows_parallel_bookings or capacity is None or left is None:
         label = "Available" if verdict.is_available else "Booked"
@@ -149,6 +183,8 @@ def slot_label(slot: GridSlot) -> PublicSlot:
         capacity=capacity,
         almost_full=almost_full,
         label=label,
+        waitlist_length=waiting,
+        waitlist_open=waitlist_open,
     )
 
 
@@ -213,7 +249,7 @@ async def slots(
         for slot in grid.get(day, ()):
             starts_at = rules.local_instant(day, slot.times.start_time, zone)
             if starts_at is not None and starts_at > now:
-                shown.append(slot_label(slot))
+                shown.append(slot_label(slot, service.waitlist_limit))
         out_days.append(PublicDay(date=day, slots=shown))
     return SlotsOut(
         timezone=front.outlet.timezone,
@@ -233,7 +269,11 @@ def public_context(tenant_id: str, now: datetime) -> booking.BookingContext:
 
 
 async def _offered_start(
-    session: AsyncSession, front: Storefront, service: Service, data: BookingIn, now: datetime
+    session: AsyncSession,
+    front: Storefront,
+    service: Service,
+    data: BookingIn | WaitlistIn,
+    now: datetime,
 ) -> None:
     """Customers book the starts the page offers, not any minute staff could enter."""
     _within_horizon(front.outlet, now, data.date, "date")
@@ -251,7 +291,9 @@ async def _offered_start(
         )
 
 
-async def _customer_id(session: AsyncSession, ctx: booking.BookingContext, data: BookingIn) -> str:
+async def _customer_id(
+    session: AsyncSession, ctx: booking.BookingContext, data: BookingIn | WaitlistIn
+) -> str:
     """The tenant's customer with this email, else a new one. An existing customer's
     details are never changed from the public page."""
     customer = await catalog.find_or_create_customer(
@@ -290,6 +332,7 @@ async def book(
         start_time=data.start_time,
         services=[ServiceLineIn(service_id=service.id, staff_id=data.staff_id)],
         notes=notes,
+        party_size=data.party_size,
     )
     if idempotency_key is not None:
         status, body = await booking.create_idempotent(
@@ -327,6 +370,9 @@ async def booking_view(
         raise NotFound("Booking not found")
     zone = zone_of(outlet)
     lines = await appointment_lines(session, link.tenant_id, appointment.id)
+    changeable = appointment.status in rules.OPEN_STATUSES and not rules.has_started(
+        appointment.starts_at, now
+    )
     return BookingOut(
         status=appointment.status,
         business_name=tenant.name,
@@ -345,8 +391,10 @@ async def booking_view(
             )
             for line in lines
         ],
+        party_size=appointment.party_size,
         cancelled_at=appointment.cancelled_at,
         can_cancel=appointment.status in rules.OPEN_STATUSES and appointment.starts_at > now,
+        can_reduce_party=changeable and appointment.party_size > 1,
         manage_path=manage_path(link.token),
         emails=await email_log(
             session, link.tenant_id, [appointment.id], written_to_files=mail_to_files, mask=True
@@ -378,3 +426,129 @@ async def cancel(
             raise NotFound("Booking not found") from None
         raise
     return await booking_view(session, link, ctx.now)
+
+
+async def reduce_party(
+    session: AsyncSession,
+    ctx: booking.BookingContext,
+    link: LinkedBooking,
+    data: PartySizeChange,
+    *,
+    mail_to_files: bool = False,
+) -> BookingOut:
+    """Make the party smaller through the private link (the same size changes nothing).
+
+    A larger party would take spots others may be waiting for: the customer asks the
+    business, whose staff API allows both ways. The spots freed go to the waitlist first.
+    """
+    appointment = await find_appointment(session, link.tenant_id, link.appointment_id)
+    if appointment is None:
+        raise NotFound("Booking not found")
+    if data.party_size > appointment.party_size:
+        raise InvalidInput(
+            f"party_size: online you can only make your party smaller (it is "
+            f"{appointment.party_size} now); to bring more people, please contact the business",
+            field="party_size",
+        )
+    if appointment.status in rules.OPEN_STATUSES and rules.has_started(
+        appointment.starts_at, ctx.now
+    ):
+        raise AlreadyStarted()
+    try:
+        await booking.change_party_size(
+            session, ctx, appointment.id, PartySizeIn(party_size=data.party_size)
+        )
+    except NotFound:
+        raise NotFound("Booking not found") from None
+    return await booking_view(session, link, ctx.now, mail_to_files=mail_to_files)
+
+
+# The waitlist
+
+
+async def join_waitlist(
+    session: AsyncSession,
+    ctx: booking.BookingContext,
+    front: Storefront,
+    data: WaitlistIn,
+    *,
+    secret: str,
+) -> WaitlistOut:
+    """Wait for a place in a full session of a class with a waitlist, as its customer
+    (found by email, or created). The engine refuses a party that fits now
+    (``spots_available``: book instead), a second entry (``already_waiting``), a customer
+    who already holds a place (``already_booked``) and a full line (``waitlist_full``)."""
+    service = await _bookable_service(session, front, data.service_id)
+    await _offered_start(session, front, service, data, ctx.now)
+    customer_id = await _customer_id(session, ctx, data)
+    entry = await booking.join_waitlist(
+        session,
+        ctx,
+        WaitlistJoin(
+            outlet_id=front.outlet.id,
+            customer_id=customer_id,
+            service_id=service.id,
+            staff_id=data.staff_id,
+            date=data.date,
+            start_time=data.start_time,
+            party_size=data.party_size,
+        ),
+    )
+    token = waitlist_token(secret, front.tenant.id, entry.id)
+    return await _waitlist_out(session, front.tenant.id, token, entry, secret)
+
+
+async def waitlist_view(
+    session: AsyncSession, ctx: booking.BookingContext, link: LinkedEntry, *, secret: str
+) -> WaitlistOut:
+    """The entry a private link names, with its place in line (or its booking)."""
+    try:
+        entry = await booking.get_entry(session, ctx, link.entry_id)
+    except NotFound:
+        raise NotFound("Waitlist entry not found") from None
+    return await _waitlist_out(session, link.tenant_id, link.token, entry, secret)
+
+
+async def leave_waitlist(
+    session: AsyncSession, ctx: booking.BookingContext, link: LinkedEntry, *, secret: str
+) -> WaitlistOut:
+    """Leave the line through the private link; leaving again changes nothing. A promoted
+    entry is a booking now (cancel that instead) and an expired one is over: 409."""
+    try:
+        entry = await booking.cancel_entry(session, ctx, link.entry_id)
+    except NotFound:
+        raise NotFound("Waitlist entry not found") from None
+    return await _waitlist_out(session, link.tenant_id, link.token, entry, secret)
+
+
+async def _waitlist_out(
+    session: AsyncSession, tenant_id: str, token: str, entry: WaitlistEntryOut, secret: str
+) -> WaitlistOut:
+    tenant = await auth.find_tenant(session, tenant_id)
+    outlet = await catalog.find_outlet(session, tenant_id, entry.outlet_id)
+    service = await catalog.find_service(session, tenant_id, entry.service_id)
+    staff = await catalog.find_staff(session, tenant_id, entry.staff_id)
+    if tenant is None or outlet is None or service is None or staff is None:
+        raise NotFound("Waitlist entry not found")  # foreign keys keep them; never expected
+    booking_path = None
+    if entry.status is rules.WaitlistStatus.PROMOTED and entry.appointment_id is not None:
+        booking_path = manage_path(booking_token(secret, tenant_id, entry.appointment_id))
+    return WaitlistOut(
+        status=entry.status,
+        position=entry.position,
+        party_size=entry.party_size,
+        business_name=tenant.name,
+        outlet_name=outlet.name,
+        outlet_address=outlet.address,
+        timezone=outlet.timezone,
+        service_name=service.name,
+        staff_name=staff.name,
+        date=entry.date,
+        start_time=entry.start_time,
+        end_time=entry.end_time,
+        joined_at=entry.created_at,
+        can_leave=entry.status is rules.WaitlistStatus.WAITING,
+        manage_token=token,
+        manage_path=waitlist_path(token),
+        booking_path=booking_path,
+    )

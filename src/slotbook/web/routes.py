@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from slotbook.auth.dependencies import ClockDep
 from slotbook.errors import NotFound
-from slotbook.links import read_token
+from slotbook.links import read_token, read_waitlist_token
 from slotbook.public import service as public
 from slotbook.storage import SessionDep
 
@@ -92,15 +92,37 @@ async def my_booking_page(
     try:
         link = read_token(request.app.state.secret_key, token)
         mail_to_files = not request.app.state.settings.smtp_host
-        booking = await public.booking_view(
-            session, link, clock.now(), mail_to_files=mail_to_files
-        )
+        booking = await public.booking_view(session, link, clock.now(), mail_to_files=mail_to_files)
     except NotFound:
         return _not_found(request, "We could not find this booking. Check the link you were sent.")
     return _page(
         request,
         "my_booking.html",
         {"booking": booking, "api_path": f"/api/v1/public/bookings/{token}"},
+    )
+
+
+@router.get("/my-waitlist/{token}", response_class=HTMLResponse)
+async def my_waitlist_page(
+    request: Request,
+    token: Annotated[str, Path(max_length=200)],
+    session: SessionDep,
+    clock: ClockDep,
+) -> HTMLResponse:
+    """A customer's place on a waitlist; once promoted, a link to the booking it became."""
+    secret = request.app.state.secret_key
+    try:
+        link = read_waitlist_token(secret, token)
+        ctx = public.public_context(link.tenant_id, clock.now())
+        entry = await public.waitlist_view(session, ctx, link, secret=secret)
+    except NotFound:
+        return _not_found(
+            request, "We could not find this waitlist entry. Check the link you were sent."
+        )
+    return _page(
+        request,
+        "my_waitlist.html",
+        {"entry": entry, "api_path": f"/api/v1/public/waitlist/{token}"},
     )
 
 

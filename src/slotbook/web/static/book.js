@@ -1,4 +1,5 @@
-// The public booking page: choose a service, a time, give your details, book.
+// The public booking page: choose a service, a time, give your details and the number
+// of people, book - or, for a full class with a waitlist, join its waitlist.
 "use strict";
 
 (function () {
@@ -13,6 +14,7 @@
     startDate: null, // first day shown (YYYY-MM-DD); null = today at the outlet
     firstDate: null, // today at the outlet, as the server answered
     slot: null,
+    joining: false, // the chosen slot is full: the form joins its waitlist
     idempotencyKey: null,
     submitting: false,
   };
@@ -32,6 +34,30 @@
     fallback: () => "Something went wrong. Please try again.",
   };
   const errorMessage = (response) => window.Slotbook.errorText(response, WORDS);
+  // A refusal (409) in the customer's words, by its code.
+  const CONFLICTS = {
+    capacity_reached: (party) => party > 1
+      ? `Sorry, there are no longer places for ${party} people at this time. ` +
+        "Choose fewer people or another time."
+      : WORDS.conflict,
+    already_booked: () =>
+      "You already have a place at this time. To change the number of people, " +
+      "use the private link of your booking.",
+    already_waiting: () => "You are already on the waitlist for this time.",
+    spots_available: () => "A place has opened up at this time: choose it again to book it.",
+    waitlist_full: () => "Sorry, the waitlist for this time is full. Please choose another time.",
+  };
+
+  async function refusalMessage(response, party) {
+    if (response.status === 409) {
+      let code = null;
+      try {
+        code = (await response.clone().json()).code;
+      } catch (e) { /* not JSON */ }
+      if (CONFLICTS[code]) return CONFLICTS[code](party);
+    }
+    return errorMessage(response);
+  }
 
   // Slots
 
@@ -52,7 +78,15 @@
     const label = document.createElement("span");
     label.className = "slot-label";
     let mark = "\u2713 ";
-    if (!slot.bookable) {
+    let waitlist = null;
+    if (slot.waitlist_open) {
+      // Full, but its waitlist takes more: the button opens the waitlist form.
+      button.classList.add("full", "waitlist-open");
+      mark = "\u2715 ";
+      waitlist = document.createElement("span");
+      waitlist.className = "slot-waitlist";
+      waitlist.textContent = `Join the waitlist (${waitingText(slot.waitlist_length)})`;
+    } else if (!slot.bookable) {
       button.disabled = true;
       button.classList.add(slot.label === "Full" ? "full" : "unavailable");
       mark = "\u2715 ";
@@ -66,16 +100,23 @@
     markSpan.textContent = mark;
     label.append(markSpan, slot.label);
     button.append(time, staff, label);
+    if (waitlist) button.append(waitlist);
+    const status = waitlist ? `${slot.label}, ${waitlist.textContent}` : slot.label;
     button.setAttribute(
       "aria-label",
-      `${hhmm(slot.start_time)} - ${hhmm(slot.end_time)} with ${slot.staff_name}: ${slot.label}, ` +
+      `${hhmm(slot.start_time)} - ${hhmm(slot.end_time)} with ${slot.staff_name}: ${status}, ` +
         longDate(day),
     );
-    if (slot.bookable) {
+    if (slot.bookable || slot.waitlist_open) {
       button.addEventListener("click", () => chooseSlot(slot, day));
     }
     li.append(button);
     return li;
+  }
+
+  function waitingText(count) {
+    if (!count) return "nobody waiting yet";
+    return count === 1 ? "1 person waiting" : `${count} people waiting`;
   }
 
   async function loadSlots() {
@@ -141,15 +182,44 @@
 
   function chooseSlot(slot, day) {
     state.slot = { ...slot, date: day };
+    state.joining = !slot.bookable && slot.waitlist_open;
     state.idempotencyKey = newKey();
     $("chosen-slot").textContent =
       `${state.serviceName}, ${longDate(day)}, ${hhmm(slot.start_time)} - ${hhmm(slot.end_time)} ` +
-      `(${timezone} time) with ${slot.staff_name}`;
+      `(${timezone} time) with ${slot.staff_name}` +
+      (state.joining ? ` - full, ${waitingText(slot.waitlist_length)}` : "");
+    $("step-details").textContent = state.joining ? "3. Join the waitlist" : "3. Your details";
+    $("waitlist-note").hidden = !state.joining;
+    $("book-button").textContent = submitText();
+    choosePartySize(slot);
     $("form-error").textContent = "";
     $("confirmation").hidden = true;
+    $("waitlist-confirmation").hidden = true;
     $("form-section").hidden = false;
     $("book-button").disabled = false;
     $("step-details").focus();
+  }
+
+  const submitText = () => (state.joining ? "Join the waitlist" : "Book");
+
+  // How many people: a class offers up to its spots left (to book) or its capacity (to
+  // wait for a place); one-to-one services take one person.
+  function choosePartySize(slot) {
+    const most = state.joining ? slot.capacity : slot.spots_left;
+    const select = $("party-size");
+    const options = [];
+    for (let n = 1; n <= (most || 1); n += 1) {
+      const option = document.createElement("option");
+      option.value = String(n);
+      option.textContent = n === 1 ? "1 person" : `${n} people`;
+      options.push(option);
+    }
+    select.replaceChildren(...options);
+    select.value = "1";
+    $("party-field").hidden = !(slot.capacity > 1 && most > 1);
+    $("party-hint").textContent = state.joining
+      ? `Up to ${slot.capacity} people.`
+      : `${slot.spots_left} ${slot.spots_left === 1 ? "place" : "places"} left at this time.`;
   }
 
   async function submitBooking(event) {
@@ -160,7 +230,6 @@
     state.submitting = true;
     const button = $("book-button");
     button.disabled = true;
-    button.textContent = "Booking\u2026";
     $("form-error").textContent = "";
     const phone = $("phone").value.trim();
     const payload = {
@@ -172,22 +241,26 @@
       email: $("email").value.trim(),
     };
     if (phone) payload.phone = phone;
+    payload.party_size = Number($("party-size").value || "1");
+    const joining = state.joining;
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    // A booking's key makes a retry book once; a second join is refused (already waiting).
+    if (!joining) headers["Idempotency-Key"] = state.idempotencyKey;
+    button.textContent = joining ? "Joining\u2026" : "Booking\u2026";
     try {
-      const response = await fetch(`${api}/bookings`, {
+      const response = await fetch(`${api}/${joining ? "waitlist" : "bookings"}`, {
         method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "application/json",
-          "Idempotency-Key": state.idempotencyKey,
-        },
+        headers,
         body: JSON.stringify(payload),
       });
       if (response.status === 201) {
-        showConfirmation(await response.json());
+        const answer = await response.json();
+        if (joining) showPlaceInLine(answer);
+        else showConfirmation(answer);
         state.idempotencyKey = null;
         state.slot = null;
       } else {
-        $("form-error").textContent = await errorMessage(response);
+        $("form-error").textContent = await refusalMessage(response, payload.party_size);
         if (response.status !== 429) state.idempotencyKey = newKey();
         if (response.status === 409) loadSlots();
       }
@@ -196,7 +269,7 @@
       $("form-error").textContent = window.Slotbook.UNREACHABLE;
     } finally {
       state.submitting = false;
-      button.textContent = "Book";
+      button.textContent = submitText();
       button.disabled = state.slot === null;
     }
   }
@@ -204,9 +277,11 @@
   function showConfirmation(booking) {
     const url = new URL(booking.manage_path, window.location.origin).toString();
     const line = booking.services[0];
+    const people = booking.party_size > 1 ? `, for ${booking.party_size} people` : "";
     $("confirm-text").textContent =
       `${line.service_name} with ${line.staff_name} on ${longDate(booking.date)}, ` +
-      `${hhmm(booking.start_time)} - ${hhmm(booking.end_time)} (${booking.timezone} time).`;
+      `${hhmm(booking.start_time)} - ${hhmm(booking.end_time)} (${booking.timezone} time)` +
+      `${people}.`;
     const link = $("manage-link");
     link.href = url;
     link.textContent = url;
@@ -218,6 +293,23 @@
     $("form-section").hidden = true;
     $("confirmation").hidden = false;
     $("confirm-title").focus();
+    loadSlots();
+  }
+
+  function showPlaceInLine(entry) {
+    const url = new URL(entry.manage_path, window.location.origin).toString();
+    $("waitlist-place").textContent = `You are number ${entry.position} in line.`;
+    const people = entry.party_size === 1 ? "1 person" : `${entry.party_size} people`;
+    $("waitlist-text").textContent =
+      `${entry.service_name} with ${entry.staff_name} on ${longDate(entry.date)}, ` +
+      `${hhmm(entry.start_time)} - ${hhmm(entry.end_time)} (${entry.timezone} time), ` +
+      `for ${people}.`;
+    const link = $("waitlist-link");
+    link.href = url;
+    link.textContent = url;
+    $("form-section").hidden = true;
+    $("waitlist-confirmation").hidden = false;
+    $("waitlist-title").focus();
     loadSlots();
   }
 
@@ -234,6 +326,7 @@
     state.slot = null;
     $("form-section").hidden = true;
     $("confirmation").hidden = true;
+    $("waitlist-confirmation").hidden = true;
     $("slots-section").hidden = false;
     loadSlots();
   }
@@ -259,6 +352,10 @@
   });
   $("book-another").addEventListener("click", () => {
     $("confirmation").hidden = true;
+    $("step-time").focus();
+  });
+  $("waitlist-another").addEventListener("click", () => {
+    $("waitlist-confirmation").hidden = true;
     $("step-time").focus();
   });
   const checked = document.querySelector('input[name="service"]:checked');

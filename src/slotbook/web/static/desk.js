@@ -1,6 +1,7 @@
 // The front desk: a day per outlet, one column per staff member, read in one request
 // (GET /desk/day). The server decides everything shown - blocks, counts, "almost full",
-// what each booking allows - so this script only draws it and calls the appointment API.
+// what each booking allows, who waits in which order - so this script only draws it and
+// calls the appointment, customer and waitlist APIs.
 // The staff member's bearer token is kept in sessionStorage for this tab.
 "use strict";
 
@@ -154,8 +155,10 @@
     }
   }
 
-  // Blocks whose every booking was cancelled or missed hold nobody: not drawn.
-  const drawn = (block) => block.taken > 0;
+  // Blocks whose every booking was cancelled or missed hold nobody: not drawn, unless
+  // someone still waits for a place.
+  const drawn = (block) => block.taken > 0 || block.waitlist.length > 0;
+  const people = (count) => (count === 1 ? "1 person" : `${count} people`);
 
   // Drawing the day
 
@@ -256,6 +259,7 @@
     const classes = ["block"];
     if (block.full && block.kind === "class") classes.push("class-full");
     else if (block.almost_full) classes.push("class-almost");
+    const waiting = block.waitlist.length ? `${block.waitlist.length} waiting` : null;
     const button = el(
       "button",
       {
@@ -264,7 +268,8 @@
         "data-block": block.key,
         "aria-haspopup": "dialog",
         "aria-label": block.kind === "class"
-          ? `${block.label} booked, with ${member.name}. Open roster`
+          ? `${block.label} booked${waiting ? `, ${waiting}` : ""}, with ${member.name}. ` +
+            "Open roster"
           : `${block.label}, with ${member.name}. Open booking`,
         style: {
           top: y(top),
@@ -272,6 +277,7 @@
         },
       },
       el("span", { className: "block-title" }, block.label),
+      waiting ? el("span", { className: "block-waiting" }, waiting) : null,
     );
     button.addEventListener("click", () => openRoster(block.key));
     return button;
@@ -290,16 +296,113 @@
     if (!found) {
       list.replaceChildren(el("li", {}, "Nobody is booked here any more."));
       $("roster-when").textContent = "";
+      $("waitlist-area").replaceChildren();
       return;
     }
     const { member, block } = found;
     $("roster-title").textContent =
       `${block.service_name} ${hhmm(block.start_time)}-${hhmm(block.end_time)}`;
+    const waiting = block.waitlist.length ? `, ${block.waitlist.length} waiting` : "";
     $("roster-when").textContent =
       `${longDate(state.view.date, { year: true })} with ${member.name} - ` +
-      (block.kind === "class" ? `${block.taken}/${block.capacity} booked` : `${block.taken} booked`);
+      (block.kind === "class" ? `${block.taken}/${block.capacity} booked` : `${block.taken} booked`) +
+      waiting;
     list.replaceChildren(...block.roster.map((entry) => rosterItem(entry, block)));
+    $("waitlist-area").replaceChildren(...waitlistArea(member, block));
     loadEmails(block);
+  }
+
+  // The session's waitlist: who waits, in the order they get a place, and adding someone.
+  function waitlistArea(member, block) {
+    if (!block.waitlist_enabled) return [];
+    const nodes = [el("h3", { id: "waitlist-title" }, `Waitlist (${block.waitlist.length})`)];
+    if (block.waitlist.length) {
+      nodes.push(el(
+        "ol",
+        { className: "roster-list waitlist-list", "aria-labelledby": "waitlist-title" },
+        ...block.waitlist.map(waitlistItem),
+      ));
+    } else {
+      nodes.push(el("p", { className: "muted" }, "Nobody is waiting."));
+    }
+    if (block.can_add_to_waitlist) nodes.push(waitlistForm(member, block));
+    return nodes;
+  }
+
+  function waitlistItem(entry) {
+    const name = entry.customer_name;
+    const contact = [entry.email, entry.phone].filter(Boolean).join(" \u00b7 ");
+    const remove = el(
+      "button",
+      { type: "button", className: "secondary", "aria-label": `Remove ${name} from the waitlist` },
+      "Remove",
+    );
+    remove.addEventListener("click", () =>
+      act(`/waitlist/${entry.entry_id}/cancel`, undefined, `Removed ${name} from the waitlist.`));
+    return el(
+      "li",
+      { "data-entry": entry.entry_id },
+      el(
+        "div",
+        { className: "info" },
+        el("div", { className: "who" }, `${entry.position}. ${name}`),
+        el("div", {}, `Party: ${people(entry.party_size)}`),
+        contact ? el("div", { className: "contact" }, contact) : null,
+      ),
+      el("div", { className: "actions" }, remove),
+    );
+  }
+
+  // A waiting customer: the business's customer with this email, else a new one.
+  function waitlistForm(member, block) {
+    const id = (name) => `waitlist-${name}`;
+    const field = (name, label, input) =>
+      el("div", { className: "field" }, el("label", { for: id(name) }, label), input);
+    const nameInput = el("input", { id: id("name"), autocomplete: "off", required: true, maxlength: 200 });
+    const emailInput = el("input", { id: id("email"), type: "email", autocomplete: "off", maxlength: 320 });
+    const phoneInput = el("input", { id: id("phone"), type: "tel", autocomplete: "off", maxlength: 30 });
+    const party = el("select", { id: id("party") });
+    for (let n = 1; n <= block.capacity; n += 1) party.append(el("option", { value: n }, people(n)));
+    const form = el(
+      "form",
+      { className: "waitlist-form", "aria-labelledby": id("form-title") },
+      el("h3", { id: id("form-title") }, "Add to the waitlist"),
+      field("name", "Name", nameInput),
+      field("email", "Email (optional)", emailInput),
+      field("phone", "Phone (optional)", phoneInput),
+      field("party", "Number of people", party),
+      el("button", { type: "submit" }, "Add to waitlist"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = nameInput.value.trim();
+      const email = emailInput.value.trim();
+      const phone = phoneInput.value.trim();
+      run(async () => {
+        let customer = null;
+        if (email) {
+          const found = await call("GET", `/customers?${new URLSearchParams({ q: email, limit: "50" })}`);
+          customer = found.items.find((c) => (c.email || "").toLowerCase() === email.toLowerCase());
+        }
+        if (!customer) {
+          const fields = { name };
+          if (email) fields.email = email;
+          if (phone) fields.phone = phone;
+          customer = await call("POST", "/customers", fields);
+        }
+        const entry = await call("POST", "/waitlist", {
+          outlet_id: state.view.outlet.id,
+          customer_id: customer.id,
+          service_id: block.service_id,
+          staff_id: member.id,
+          date: state.view.date,
+          start_time: block.start_time,
+          party_size: Number(party.value),
+        });
+        return `Added ${customer.name} to the waitlist (number ${entry.position} in line).`;
+      });
+    });
+    return form;
   }
 
   // What was emailed to each person in the roster: one request for the whole roster.
@@ -342,6 +445,9 @@
         contact ? el("div", { className: "contact" }, contact) : null,
         el("div", {}, "Status: ", el("span", { className: `status status-${entry.status}` },
           entry.status.replace("_", " "))),
+        entry.party_size > 1 || entry.can_change_party_size
+          ? el("div", { className: "party" }, `Party: ${people(entry.party_size)}`)
+          : null,
         entry.notes ? el("div", { className: "contact" }, `Notes: ${entry.notes}`) : null,
         entry.email ? el("div", { className: "contact emails" }, "") : null,
       ),
@@ -360,6 +466,32 @@
     if (entry.can_no_show) {
       button("No-show", `Mark ${name} as no-show`, "secondary").addEventListener("click", () =>
         act(`${path}/no-show`, undefined, `Marked ${name} as no-show.`));
+    }
+    let partyForm = null;
+    if (entry.can_change_party_size) {
+      const change = button("Party size", `Change the party size of ${name}`, "secondary");
+      change.setAttribute("aria-expanded", "false");
+      const partyId = `party-${entry.appointment_id}-${block.service_id}`;
+      const partyInput = el("input", {
+        id: partyId, type: "number", required: true, min: 1, max: block.capacity, step: 1,
+        value: entry.party_size,
+      });
+      partyForm = el(
+        "form",
+        { className: "move-form", hidden: true },
+        el("div", { className: "field" }, el("label", { for: partyId }, "Number of people"), partyInput),
+        el("button", { type: "submit" }, "Save party size"),
+      );
+      change.addEventListener("click", () => {
+        partyForm.hidden = !partyForm.hidden;
+        change.setAttribute("aria-expanded", String(!partyForm.hidden));
+        if (!partyForm.hidden) partyInput.focus();
+      });
+      partyForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const size = Number(partyInput.value);
+        act(`${path}/party-size`, { party_size: size }, `${name}'s party is now ${people(size)}.`);
+      });
     }
     let moveForm = null;
     if (entry.can_move) {
@@ -394,6 +526,7 @@
       });
     }
     if (buttons.length) item.append(el("div", { className: "actions" }, ...buttons));
+    if (partyForm) item.append(partyForm);
     if (moveForm) item.append(moveForm);
     return item;
   }
@@ -411,11 +544,13 @@
     }
   }
 
-  async function act(path, body, done, follow) {
+  // A change from the roster: `work` makes it and answers what to tell; then the day
+  // and the roster are read again.
+  async function run(work, follow) {
     $("roster-error").textContent = "";
     $("roster").querySelectorAll("button").forEach((b) => { b.disabled = true; });
     try {
-      await call("PUT", path, body);
+      const done = await work();
       await loadDay();
       followMoved(follow);
       renderRoster();
@@ -426,6 +561,13 @@
       $("roster").querySelectorAll("button").forEach((b) => { b.disabled = false; });
       $("roster-close").focus();
     }
+  }
+
+  function act(path, body, done, follow) {
+    return run(async () => {
+      await call("PUT", path, body);
+      return done;
+    }, follow);
   }
 
   function openRoster(key) {
@@ -441,7 +583,12 @@
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", () => showLogin("You are logged out."));
   $("roster-close").addEventListener("click", () => $("roster").close());
-  $("roster").addEventListener("close", () => { state.openKey = null; });
+  $("roster").addEventListener("close", () => {
+    state.openKey = null;
+    // Nothing of a closed roster stays in the page (its forms and their labels).
+    $("roster-list").replaceChildren();
+    $("waitlist-area").replaceChildren();
+  });
   $("outlet").addEventListener("change", (event) => {
     state.outlet = state.outlets.find((o) => o.id === event.target.value) || state.outlet;
     sessionStorage.setItem(OUTLET_KEY, state.outlet.id);
