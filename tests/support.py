@@ -7,10 +7,14 @@ use it) and ``public_booking_body`` for a customer on the public booking page.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -250,3 +254,49 @@ class Api:
                 expect=expect,
             )
         )
+
+
+# Counting statements
+
+
+@asynccontextmanager
+async def counted_statements(app: FastAPI) -> AsyncIterator[list[str]]:
+    """Every statement sent to the database while the block runs.
+
+    SQLAlchemy's ``before_cursor_execute`` sees what goes through SQLAlchemy; on
+    PostgreSQL the storage layer sends hot statements straight to asyncpg, so the
+    connections' asyncpg query loggers are attached too (they log only those direct
+    calls and transaction commands, not SQLAlchemy's prepared statements: no statement
+    is counted twice). SQLite connections have no query logger.
+    """
+    statements: list[str] = []
+    engine = app.state.database.engine.sync_engine
+    drivers: list[Any] = []
+
+    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def on_driver_query(record: Any) -> None:
+        statements.append(record.query)
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "add_query_logger"):
+            driver.add_query_logger(on_driver_query)
+            drivers.append(driver)
+
+    sa.event.listen(engine, "before_cursor_execute", on_cursor)
+    sa.event.listen(engine, "checkout", on_checkout)
+    try:
+        yield statements
+        await asyncio.sleep(0)  # query loggers are called soon after, not during, a query
+    finally:
+        sa.event.remove(engine, "checkout", on_checkout)
+        sa.event.remove(engine, "before_cursor_execute", on_cursor)
+        for driver in drivers:
+            driver.remove_query_logger(on_driver_query)
+
+
+def reads(statements: list[str]) -> list[str]:
+    """The statements that read rows (no BEGIN, COMMIT, pragma or ping)."""
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
