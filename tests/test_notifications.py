@@ -537,6 +537,23 @@ async def test_a_booking_made_inside_the_reminder_window_gets_no_reminder(
 # Leases
 
 
+async def test_a_claim_takes_at_most_its_batch(
+    app: FastAPI, place: Place, clock: FixedClock, config: WorkerConfig
+) -> None:
+    """Twelve bookings, twelve streams all due: a claim of five leases exactly five, the
+    earliest (a locking ``IN (subquery)`` could run once per row and take more)."""
+    for number in range(12):
+        guest = await place.customer(f"Guest {number}", f"guest{number}@example.com")
+        await place.book(guest, start=f"{8 + number:02d}:00")
+    async with database_of(app).transaction(write=True) as session:
+        claimed = await OutboxRepository(session).claim(
+            clock.now(), "worker", config.lease, 5, config.max_attempts
+        )
+    seqs = await rows(database_of(app), sa.select(OutboxEvent.seq).order_by(OutboxEvent.seq))
+    assert len(seqs) >= 12
+    assert [c.seq for c in claimed] == [seq for (seq,) in seqs[:5]]
+
+
 async def test_claims_of_a_worker_that_died_are_taken_over_when_its_lease_runs_out(
     app: FastAPI, place: Place, clock: FixedClock, mail: RecordingTransport, config: WorkerConfig
 ) -> None:

@@ -201,9 +201,14 @@ class OutboxRepository:
             .order_by(OutboxEvent.seq)
             .limit(batch)
         )
+        # Two statements, as for the waitlist sweep (``expire_waiting``): a locking
+        # ``IN (subquery)`` may run once per outer row and claim past its LIMIT.
+        seqs = list((await self._execute(candidates)).scalars())
+        if not seqs:
+            return []
         claimed = await self._execute(
             sa.update(OutboxEvent)
-            .where(OutboxEvent.seq.in_(candidates))
+            .where(OutboxEvent.seq.in_(seqs))
             .values(
                 claimed_by=worker,
                 claimed_until=now + lease,
@@ -601,9 +606,13 @@ class WebhookQueue:
             .order_by(WebhookDelivery.event_seq, WebhookDelivery.id)
             .limit(batch)
         )
+        # Two statements, as for the outbox claim.
+        ids = [str(i) for i in (await self._execute(candidates)).scalars()]
+        if not ids:
+            return []
         claimed = await self._execute(
             sa.update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(candidates))
+            .where(WebhookDelivery.id.in_(ids))
             .values(
                 claimed_by=worker,
                 claimed_until=now + lease,
