@@ -430,27 +430,36 @@ class WaitlistRepository(TenantRepository[WaitlistEntry]):
         )
         return list((await self.execute(stmt)).scalars())
 
-    async def waiting_in(
-        self, sessions: Sequence[SessionKey], not_before: datetime
+    async def waiting_around(
+        self, freed: Sequence[SessionKey], not_before: datetime
     ) -> dict[SessionKey, list[WaitlistEntry]]:
-        """The waiting entries of sessions that have not started, per session, in joining
-        order: one query for any number of sessions."""
-        wanted = {s for s in sessions if s.starts_at >= not_before}
-        if not wanted:
+        """The waiting entries, per session in joining order, of every session that has
+        not started and overlaps a freed one of the same staff member: the freed session
+        itself, and any other the staff member's freed time may now let run (a class
+        they could not teach while booked into an overlapping one). One query for any
+        number of sessions."""
+        freed = [s for s in freed if s.ends_at > not_before]
+        if not freed:
             return {}
         stmt = (
             self._waiting()
             .where(
-                WaitlistEntry.staff_id.in_(sorted({s.staff_id for s in wanted})),
-                WaitlistEntry.starts_at.in_(sorted({s.starts_at for s in wanted})),
+                WaitlistEntry.staff_id.in_(sorted({s.staff_id for s in freed})),
+                WaitlistEntry.starts_at >= not_before,
+                WaitlistEntry.starts_at < max(s.ends_at for s in freed),
+                WaitlistEntry.ends_at > min(s.starts_at for s in freed),
             )
             .order_by(WaitlistEntry.seq)
         )
         found: dict[SessionKey, list[WaitlistEntry]] = defaultdict(list)
         for entry in (await self.execute(stmt)).scalars():
-            key = session_of(entry)
-            if key in wanted:
-                found[key].append(entry)
+            if any(
+                s.staff_id == entry.staff_id
+                and entry.starts_at < s.ends_at
+                and s.starts_at < entry.ends_at
+                for s in freed
+            ):
+                found[session_of(entry)].append(entry)
         return found
 
     async def waiting_for_service(

@@ -290,13 +290,15 @@ async def promote(
 ) -> list[str]:
     """Book waiting customers into the spots of ``freed`` sessions, in joining order.
 
-    Call under the staff locks of those sessions, after the freeing write, in its
+    Sessions of the same staff member that overlap a freed one are tried too: the staff
+    member's freed time may let a class run that they could not teach before. Call
+    under the staff locks of those sessions, after the freeing write, in its
     transaction. Each promoted entry becomes a confirmed appointment of its party
     (its "created" history event names the entry) and reads ``promoted``. Answers the
     new appointments' ids.
     """
     repo = WaitlistRepository(session, ctx.tenant_id)
-    waiting = await repo.waiting_in(freed, ctx.now)
+    waiting = await repo.waiting_around(freed, ctx.now)
     if not waiting:
         return []
     entries = [e for group in waiting.values() for e in group]
@@ -312,7 +314,9 @@ async def promote(
     end = max(key.ends_at for key in waiting)
     lines = await bookings.active_lines(sorted(staff), start, end)
     by_outlet: dict[str, list[SessionKey]] = defaultdict(list)
-    for key, group in waiting.items():
+    # Sessions in the order their lines began: when two overlapping sessions of one
+    # staff member could both run now, the one whose customers waited longest does.
+    for key, group in sorted(waiting.items(), key=_longest_waiting_first):
         by_outlet[group[0].outlet_id].append(key)
     appointments: list[Appointment] = []
     new_lines: list[AppointmentLine] = []
@@ -333,12 +337,23 @@ async def promote(
                 key.starts_at,
                 key.ends_at,
                 [rules.WaitingEntry(e.id, e.customer_id, e.party_size) for e in in_line.values()],
-                lines.get(key.staff_id, ()),
+                lines[key.staff_id],
                 schedules[key.staff_id],
                 ctx.now,
             )
             for picked in chosen:
                 entry = in_line[picked.entry_id]
+                # What this promotion holds counts for the staff member's next session.
+                lines[key.staff_id].append(
+                    rules.ActiveLine(
+                        "",
+                        key.service_id,
+                        key.starts_at,
+                        key.ends_at,
+                        entry.party_size,
+                        entry.customer_id,
+                    )
+                )
                 appointment, line = _booking_of(entry, ctx.now)
                 appointments.append(appointment)
                 new_lines.append(line)
@@ -384,6 +399,11 @@ async def promote(
     await repo.flush()
     await bookings.record_events(events, notices)
     return [a.id for a in appointments]
+
+
+def _longest_waiting_first(item: tuple[SessionKey, list[WaitlistEntry]]) -> tuple[Any, ...]:
+    key, entries = item
+    return (entries[0].created_at, entries[0].seq, key.starts_at, key.staff_id, key.service_id)
 
 
 def _bookable(service: ServiceView, member: Any, offered: dict[str, list[str]]) -> bool:
