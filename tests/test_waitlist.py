@@ -297,6 +297,9 @@ async def test_a_join_with_a_party_that_can_never_fit_or_unknown_ids_is_refused(
     assert names(refused, "service_id"), refused
     refused = await studio.join_waitlist(yoga, {**john, "id": "nope"}, expect=422)
     assert names(refused, "staff_id"), refused
+    anna = await studio.hire("Anna Lee", [], key="anna")  # teaches no yoga
+    refused = await studio.join_waitlist(yoga, anna, expect=422)
+    assert refused["field"] == "staff_id", refused
     assert (await api.get("/waitlist"))["total"] == 0
 
 

@@ -126,8 +126,11 @@ def check_party_fits(service: ServiceView, party_size: int) -> None:
 def check_staff_can_serve(
     member: StaffView, service: ServiceView, outlet: OutletView, offered: Sequence[str], where: str
 ) -> None:
-    """Rule 2's 422s: the staff member works at the outlet, is active and offers the service."""
-    field = f"{where}.staff_id"
+    """Rule 2's 422s: the staff member works at the outlet, is active and offers the service.
+
+    ``where`` names the line (``services[0]``); empty for a body with one top-level
+    ``staff_id`` (a waitlist join)."""
+    field = f"{where}.staff_id" if where else "staff_id"
     if member.outlet_id != outlet.id:
         raise InvalidInput(f"{field}: staff member does not work at this outlet", field=field)
     if not member.active:
