@@ -23,20 +23,35 @@ _WAITLIST_PURPOSE = b"slotbook/public-waitlist-link/v1"
 _ID = re.compile(r"^[0-9a-f]{24}$")
 
 
-def _link_key(secret: str, purpose: bytes = _TOKEN_PURPOSE) -> bytes:
+def _link_key(secret: str, purpose: bytes) -> bytes:
     """A key of its own for links, derived from the app secret (never used as a JWT key)."""
     return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
 
 
-def _mac(secret: str, tenant_id: str, item_id: str, purpose: bytes = _TOKEN_PURPOSE) -> str:
+def _mac(secret: str, tenant_id: str, item_id: str, purpose: bytes) -> str:
     digest = hmac.new(
         _link_key(secret, purpose), f"{tenant_id}:{item_id}".encode(), hashlib.sha256
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def _token(secret: str, tenant_id: str, item_id: str, purpose: bytes) -> str:
+    return f"{tenant_id}.{item_id}.{_mac(secret, tenant_id, item_id, purpose)}"
+
+
+def _signed_ids(secret: str, token: str, purpose: bytes) -> tuple[str, str] | None:
+    """(tenant, item) of a token whose signature holds for ``purpose``; None otherwise."""
+    parts = token.split(".")
+    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
+        tenant_id, item_id, mac = parts
+        expected = _mac(secret, tenant_id, item_id, purpose)
+        if hmac.compare_digest(mac.encode(), expected.encode()):
+            return tenant_id, item_id
+    return None
+
+
 def booking_token(secret: str, tenant_id: str, appointment_id: str) -> str:
-    return f"{tenant_id}.{appointment_id}.{_mac(secret, tenant_id, appointment_id)}"
+    return _token(secret, tenant_id, appointment_id, _TOKEN_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -48,12 +63,10 @@ class LinkedBooking:
 
 def read_token(secret: str, token: str) -> LinkedBooking:
     """The booking a link names, when its signature holds; any defect is the same 404."""
-    parts = token.split(".")
-    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
-        tenant_id, appointment_id, mac = parts
-        if hmac.compare_digest(mac.encode(), _mac(secret, tenant_id, appointment_id).encode()):
-            return LinkedBooking(tenant_id, appointment_id, token)
-    raise NotFound("Booking not found")
+    signed = _signed_ids(secret, token, _TOKEN_PURPOSE)
+    if signed is None:
+        raise NotFound("Booking not found")
+    return LinkedBooking(*signed, token)
 
 
 def manage_path(token: str) -> str:
@@ -69,7 +82,7 @@ def manage_url(base_url: str, secret: str, tenant_id: str, appointment_id: str) 
 
 
 def waitlist_token(secret: str, tenant_id: str, entry_id: str) -> str:
-    return f"{tenant_id}.{entry_id}.{_mac(secret, tenant_id, entry_id, _WAITLIST_PURPOSE)}"
+    return _token(secret, tenant_id, entry_id, _WAITLIST_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -81,13 +94,10 @@ class LinkedEntry:
 
 def read_waitlist_token(secret: str, token: str) -> LinkedEntry:
     """The waitlist entry a link names, when its signature holds; else one 404."""
-    parts = token.split(".")
-    if len(parts) == 3 and _ID.match(parts[0]) and _ID.match(parts[1]):
-        tenant_id, entry_id, mac = parts
-        expected = _mac(secret, tenant_id, entry_id, _WAITLIST_PURPOSE)
-        if hmac.compare_digest(mac.encode(), expected.encode()):
-            return LinkedEntry(tenant_id, entry_id, token)
-    raise NotFound("Waitlist entry not found")
+    signed = _signed_ids(secret, token, _WAITLIST_PURPOSE)
+    if signed is None:
+        raise NotFound("Waitlist entry not found")
+    return LinkedEntry(*signed, token)
 
 
 def waitlist_path(token: str) -> str:

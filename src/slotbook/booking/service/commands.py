@@ -26,6 +26,7 @@ from slotbook.booking.service.queries import (
     appointment_out,
     capacity_warnings,
     get_appointment,
+    instants,
     when,
 )
 from slotbook.booking.service.waitlist import close_for_booked_customer, promote
@@ -223,15 +224,6 @@ async def reschedule(
 
     await repo.locked(decide_and_write, staff_ids=plan.staff_ids, appointment_ids=[appointment.id])
     return await get_appointment(session, ctx, appointment.id)
-
-
-def instants(appointment: Appointment) -> dict[str, str]:
-    """The appointment's interval as UTC instants, for the outbox event (the history
-    keeps the local times)."""
-    return {
-        "starts_at": appointment.starts_at.isoformat(),
-        "ends_at": appointment.ends_at.isoformat(),
-    }
 
 
 def _require_open(appointment: Appointment, action: str) -> None:

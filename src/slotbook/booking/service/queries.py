@@ -32,6 +32,15 @@ def when(appointment: Appointment) -> dict[str, str]:
     }
 
 
+def instants(appointment: Appointment) -> dict[str, str]:
+    """The appointment's interval as UTC instants, for the outbox event (the history
+    keeps the local times)."""
+    return {
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+    }
+
+
 def appointment_out(
     appointment: Appointment, lines: Sequence[LineView], zone: ZoneInfo
 ) -> AppointmentOut:

@@ -30,6 +30,7 @@ from slotbook.booking.schemas import WaitlistEntryOut, WaitlistFilters, Waitlist
 from slotbook.booking.service.context import BookingContext
 from slotbook.booking.service.errors import REFUSALS, InvalidTransition
 from slotbook.booking.service.planning import check_party_fits, check_staff_can_serve
+from slotbook.booking.service.queries import instants, when
 from slotbook.catalog.models import ServiceView
 from slotbook.catalog.repository import (
     CustomerRepository,
@@ -366,15 +367,10 @@ async def promote(
                         SYSTEM,
                         {
                             "status": appointment.status,
-                            "date": entry.session_date.isoformat(),
-                            "start_time": entry.start_time.strftime("%H:%M:%S"),
-                            "end_time": entry.end_time.strftime("%H:%M:%S"),
+                            **when(appointment),
                             "waitlist_entry_id": entry.id,
                         },
-                        {
-                            "starts_at": entry.starts_at.isoformat(),
-                            "ends_at": entry.ends_at.isoformat(),
-                        },
+                        instants(appointment),
                     )
                 )
                 notices.append(

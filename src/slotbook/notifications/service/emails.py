@@ -24,7 +24,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -225,17 +225,7 @@ def emails_for(
         )
         attachments = (Attachment("booking.ics", "text", "calendar", ics, {"method": "PUBLISH"}),)
     return [
-        Email(
-            kind=kind,
-            appointment_id=appointment_id,
-            recipient=context.customer_email,
-            recipient_name=context.customer_name,
-            sender_name=context.business_name,
-            subject=subject,
-            text=_templates.get_template(f"{kind}.txt").render(values),
-            html=_templates.get_template(f"{kind}.html").render(values),
-            attachments=attachments,
-        )
+        _email(kind, appointment_id, context.customer_email, context, subject, values, attachments)
     ]
 
 
@@ -289,18 +279,7 @@ def entry_emails_for(
         "waitlist_expired": f"No place opened up: {title}, {when}",
         "waitlist_cancelled": f"{left}: {title}, {when}",
     }[kind]
-    return [
-        Email(
-            kind=kind,
-            appointment_id=None,
-            recipient=context.customer_email,
-            recipient_name=context.customer_name,
-            sender_name=context.business_name,
-            subject=subject,
-            text=_templates.get_template(f"{kind}.txt").render(values),
-            html=_templates.get_template(f"{kind}.html").render(values),
-        )
-    ]
+    return [_email(kind, None, context.customer_email, context, subject, values)]
 
 
 def _entry_instants(event: ClaimedEvent, context: EntryContext) -> tuple[datetime, datetime]:
@@ -311,6 +290,39 @@ def _entry_instants(event: ClaimedEvent, context: EntryContext) -> tuple[datetim
             datetime.fromisoformat(payload["ends_at"]),
         )
     return context.starts_at, context.ends_at
+
+
+class _Addressed(Protocol):
+    """What a message needs of its context: the customer's name and the business."""
+
+    @property
+    def customer_name(self) -> str: ...
+    @property
+    def business_name(self) -> str: ...
+
+
+def _email(
+    kind: str,
+    appointment_id: str | None,
+    recipient: str,
+    context: _Addressed,
+    subject: str,
+    values: dict[str, Any],
+    attachments: tuple[Attachment, ...] = (),
+) -> Email:
+    """A message to the customer at ``recipient`` from the context's business, both
+    bodies from the kind's templates."""
+    return Email(
+        kind=kind,
+        appointment_id=appointment_id,
+        recipient=recipient,
+        recipient_name=context.customer_name,
+        sender_name=context.business_name,
+        subject=subject,
+        text=_templates.get_template(f"{kind}.txt").render(values),
+        html=_templates.get_template(f"{kind}.html").render(values),
+        attachments=attachments,
+    )
 
 
 def _one_line(text: str) -> str:
