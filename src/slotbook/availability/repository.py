@@ -41,10 +41,11 @@ class GridSubject:
         return policy_of(self.service)
 
 
-# One session of one staff member: (staff id, service id, start, end, spots taken), with
-# start and end in epoch seconds. The driver's rows themselves, unwrapped: a month
-# holds thousands of sessions and most are never looked at more closely.
-BookedSession = tuple[str, str, int, int, int]
+# One session of one staff member: (staff id, service id, start, end, spots taken,
+# capacity of a scheduled class session or None), with start and end in epoch seconds.
+# The driver's rows themselves, unwrapped: a month holds thousands of sessions and most
+# are never looked at more closely.
+BookedSession = tuple[str, str, int, int, int, int | None]
 
 
 class GridRepository:

@@ -29,8 +29,9 @@ from slotbook.availability.schemas import (
 from slotbook.errors import InvalidInput
 from slotbook.scheduling import rules
 
-# (service id, start, end, spots taken), start and end in epoch seconds
-SessionSignature = tuple[str, int, int, int]
+# (service id, start, end, spots taken, capacity of a scheduled class session or None),
+# start and end in epoch seconds
+SessionSignature = tuple[str, int, int, int, int | None]
 # (start minute, signatures of the sessions around the slot, waiting entries of its
 # session), within one day
 Situation = tuple[int, tuple[SessionSignature, ...], int | None]
@@ -71,18 +72,18 @@ class StaffSessions:
         self.starts = [session[2] for session in sessions_by_start]
         # A tuple, so that a slice of it is already the hashable key of a situation.
         self.signatures: tuple[SessionSignature, ...] = tuple(
-            (service_id, starts_at, ends_at, bookings)
-            for _staff, service_id, starts_at, ends_at, bookings in sessions_by_start
+            (service_id, starts_at, ends_at, bookings, capacity)
+            for _staff, service_id, starts_at, ends_at, bookings, capacity in sessions_by_start
         )
 
     @property
     def longest(self) -> int:
         """The longest session's length in seconds."""
-        return max((ends - starts for _, starts, ends, _ in self.signatures), default=0)
+        return max((ends - starts for _, starts, ends, _, _ in self.signatures), default=0)
 
     def lines(self, low: int, high: int) -> list[rules.ActiveLine]:
         """Sessions ``low:high`` as the rules take them: one line holding the session's
-        spots.
+        spots (a scheduled class session is a line of its own, holding none).
 
         Appointment ids only matter to the rules when one is excluded (a reschedule),
         and customers when one asks; the grid excludes none and asks for nobody.
@@ -94,8 +95,10 @@ class StaffSessions:
                 datetime.fromtimestamp(starts_epoch, UTC),
                 datetime.fromtimestamp(ends_epoch, UTC),
                 spots,
+                None,
+                capacity,
             )
-            for service_id, starts_epoch, ends_epoch, spots in self.signatures[low:high]
+            for service_id, starts_epoch, ends_epoch, spots, capacity in self.signatures[low:high]
         ]
 
 
@@ -275,8 +278,10 @@ class SlotJudge:
     ) -> SlotVerdict:
         origin = timing.starts_epoch
         layout = tuple(
-            (service_id, starts_epoch - origin, ends_epoch - origin, spots)
-            for service_id, starts_epoch, ends_epoch, spots in sessions.signatures[low:high]
+            (service_id, starts_epoch - origin, ends_epoch - origin, spots, capacity)
+            for service_id, starts_epoch, ends_epoch, spots, capacity in sessions.signatures[
+                low:high
+            ]
         )
         in_past = rules.has_started(timing.starts_at, self.now)
         key = (layout, in_past, waiting)
@@ -296,6 +301,69 @@ class SlotJudge:
                 waiting,
             )
         return verdict
+
+
+def compute_timetable(
+    days: Sequence[date],
+    members: Sequence[GridMember],
+    policy: rules.ServicePolicy,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Grid:
+    """A timetable service's grid: exactly its scheduled sessions in the range (nothing
+    else books), each judged as booking it now would be, with its own capacity.
+
+    Sessions are few (a class a day, not a slot every quarter hour), so each is judged
+    through ``rules.occupancy`` and ``rules.judge`` directly, with working hours and
+    time off checked by ``within_schedule`` as booking checks them.
+    """
+    wanted = set(days)
+    by_day: dict[date, dict[tuple[time, time], StartColumns]] = {day: {} for day in days}
+    parallel = policy.allow_parallel_bookings
+    for member in members:  # in name order, which each start's list keeps
+        sessions = member.sessions
+        reach = sessions.longest
+        for service_id, starts_epoch, ends_epoch, _spots, capacity in sessions.signatures:
+            if service_id != policy.service_id or capacity is None:
+                continue
+            starts_at = datetime.fromtimestamp(starts_epoch, UTC)
+            ends_at = datetime.fromtimestamp(ends_epoch, UTC)
+            local_start = starts_at.astimezone(zone)
+            if local_start.date() not in wanted:
+                continue
+            low = bisect_right(sessions.starts, starts_epoch - reach)
+            high = bisect_left(sessions.starts, ends_epoch, low)
+            held = rules.occupancy(
+                rules.Candidate(policy, starts_at, ends_at), sessions.lines(low, high)
+            )
+            decision = rules.judge(
+                policy,
+                held,
+                within_hours=rules.within_schedule(member.schedule, starts_at, ends_at),
+                in_past=rules.has_started(starts_at, now),
+            )
+            waiting = None if member.waiting is None else member.waiting.get(starts_epoch, 0)
+            verdict = schemas.slot_verdict(
+                decision.allowed,
+                parallel,
+                decision.available_capacity if parallel else None,
+                decision.max_capacity if parallel else None,
+                waiting,
+            )
+            clocks = (local_start.time().replace(tzinfo=None), ends_at.astimezone(zone).time())
+            columns = by_day[local_start.date()].get(clocks)
+            if columns is None:
+                columns = by_day[local_start.date()][clocks] = (
+                    schemas.slot_times(*clocks),
+                    [],
+                    [],
+                )
+            columns[1].append(member.staff)
+            columns[2].append(verdict)
+    return {
+        day: DaySlots([StartSlots(*starts[clocks]) for clocks in sorted(starts)])
+        for day, starts in by_day.items()
+    }
 
 
 def schedule_groups(schedules: Mapping[str, rules.Schedule]) -> dict[str, int]:
@@ -357,6 +425,8 @@ async def availability_grid(
         )
         for member in subject.staff
     ]
+    if service.timetable:
+        return compute_timetable(days, members, subject.policy, zone, now.astimezone(UTC))
     longest_session = max((member.sessions.longest for member in members), default=0)
     return compute_grid(
         days,

@@ -17,11 +17,17 @@ from slotbook.booking.models import (
     WaitlistEntry,
 )
 from slotbook.booking.schemas import AppointmentFilters, WaitlistFilters
-from slotbook.catalog.models import Outlet, Service, Staff
+from slotbook.catalog.models import ClassSession, Outlet, Service, Staff
 from slotbook.ids import new_id
 from slotbook.outbox import INSERT_NOTICES, Notice, appointment_stream, notice_rows
 from slotbook.repository import TenantRepository
-from slotbook.scheduling.rules import ACTIVE_STATUSES, LONGEST_LINE, ActiveLine, WaitlistStatus
+from slotbook.scheduling.rules import (
+    ACTIVE_STATUSES,
+    LONGEST_LINE,
+    SCHEDULED,
+    ActiveLine,
+    WaitlistStatus,
+)
 from slotbook.storage import TENANT_ID, Query, epoch_seconds
 
 T = TypeVar("T")
@@ -84,6 +90,18 @@ _ACTIVE_OVERLAPPING = (
     AppointmentLine.ends_at > sa.bindparam("start"),
     AppointmentLine.status.in_(_ACTIVE),
 )
+# The scheduled class sessions of some staff overlapping [start, end): each holds its
+# instructor's time with no booking, so every decision reads them beside the lines.
+_SESSIONS_OVERLAPPING = (
+    ClassSession.tenant_id == TENANT_ID,
+    ClassSession.staff_id.in_(sa.bindparam("staff_ids", expanding=True)),
+    ClassSession.starts_at > sa.bindparam("reach_back"),
+    ClassSession.starts_at < sa.bindparam("end"),
+    ClassSession.ends_at > sa.bindparam("start"),
+    ClassSession.status == SCHEDULED,
+)
+# Lines and sessions in one statement (a session is a line with no appointment, no spot
+# and its capacity), so a booking pays no extra round trip for the timetable.
 _ACTIVE_LINES = (
     sa.select(
         AppointmentLine.staff_id,
@@ -93,18 +111,32 @@ _ACTIVE_LINES = (
         AppointmentLine.ends_at,
         AppointmentLine.party_size,
         AppointmentLine.customer_id,
+        sa.null().label("capacity"),
     )
     .where(*_ACTIVE_OVERLAPPING)
-    .order_by(AppointmentLine.starts_at)
+    .union_all(
+        sa.select(
+            ClassSession.staff_id,
+            sa.literal(""),
+            ClassSession.service_id,
+            ClassSession.starts_at,
+            ClassSession.ends_at,
+            sa.literal(0),
+            sa.null(),
+            ClassSession.capacity,
+        ).where(*_SESSIONS_OVERLAPPING)
+    )
+    .order_by(sa.literal_column("starts_at"))
 )
 _ACTIVE_LINES_QUERY = Query(_ACTIVE_LINES)
 _BOOKED_SESSIONS = Query(
     sa.select(
         AppointmentLine.staff_id,
         AppointmentLine.service_id,
-        epoch_seconds(AppointmentLine.starts_at),
+        epoch_seconds(AppointmentLine.starts_at).label("starts_epoch"),
         epoch_seconds(AppointmentLine.ends_at),
         sa.func.sum(AppointmentLine.party_size).label("spots"),
+        sa.null().label("capacity"),
     )
     .where(*_ACTIVE_OVERLAPPING)
     .group_by(
@@ -113,7 +145,17 @@ _BOOKED_SESSIONS = Query(
         AppointmentLine.starts_at,
         AppointmentLine.ends_at,
     )
-    .order_by(AppointmentLine.starts_at)
+    .union_all(
+        sa.select(
+            ClassSession.staff_id,
+            ClassSession.service_id,
+            epoch_seconds(ClassSession.starts_at),
+            epoch_seconds(ClassSession.ends_at),
+            sa.literal(0),
+            ClassSession.capacity,
+        ).where(*_SESSIONS_OVERLAPPING)
+    )
+    .order_by(sa.literal_column("starts_epoch"))
 )
 
 
@@ -164,7 +206,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
     def active_lines_query(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
-    ) -> sa.Select[str, str, str, datetime, datetime, int, str | None]:
+    ) -> sa.CompoundSelect[*tuple[Any, ...]]:
         """The statement ``active_lines`` runs, with these values bound (for EXPLAIN)."""
         values = {**self._window(staff_ids, start, end), "tenant_id": self.tenant_id}
         return _ACTIVE_LINES.params(values)
@@ -172,8 +214,9 @@ class AppointmentRepository(TenantRepository[Appointment]):
     async def booked_sessions(
         self, staff_ids: Sequence[str], start: datetime, end: datetime
     ) -> Sequence[Any]:
-        """The same lines counted per session: (staff, service, start, end, spots taken),
-        sorted by start, with start and end as ``epoch_seconds``.
+        """The same lines counted per session: (staff, service, start, end, spots taken,
+        None), sorted by start, with start and end as ``epoch_seconds``; each scheduled
+        class session is a row of its own, with no spots and its capacity last.
 
         A busy month holds far more lines than sessions; the grid reads these.
         """
@@ -187,9 +230,9 @@ class AppointmentRepository(TenantRepository[Appointment]):
         if not staff_ids:
             return by_staff
         rows = await self.fetch(_ACTIVE_LINES_QUERY, self._window(staff_ids, start, end))
-        for staff_id, appointment_id, service_id, starts_at, ends_at, party, customer in rows:
+        for staff_id, appointment_id, service_id, starts_at, ends_at, party, customer, cap in rows:
             by_staff[staff_id].append(
-                ActiveLine(appointment_id, service_id, starts_at, ends_at, party, customer)
+                ActiveLine(appointment_id, service_id, starts_at, ends_at, party, customer, cap)
             )
         return by_staff
 

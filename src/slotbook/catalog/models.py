@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +38,9 @@ class Service(TenantScoped, Base):
     waitlist_enabled: Mapped[bool] = mapped_column(sa.Boolean(), server_default=sa.false())
     waitlist_limit: Mapped[int | None] = mapped_column(sa.Integer())
     slot_interval: Mapped[int] = mapped_column(sa.Integer())
+    # "open": any start inside working hours books; "timetable": only the sessions of
+    # its class schedules.
+    booking_mode: Mapped[str] = mapped_column(sa.String(16), server_default="open")
     active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -45,6 +48,10 @@ class Service(TenantScoped, Base):
     def capacity(self) -> int:
         """Effective capacity: a single-booking service holds one customer."""
         return self.max_parallel_bookings if self.allow_parallel_bookings else 1
+
+    @property
+    def timetable(self) -> bool:
+        return self.booking_mode == "timetable"
 
 
 class Staff(TenantScoped, Base):
@@ -98,6 +105,87 @@ class Customer(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ClassSchedule(TenantScoped, Base):
+    """A class that recurs: a service taught by one instructor at one outlet, at a local
+    start time on the dates of an RFC 5545 rule from ``first_date`` (to ``last_date``).
+
+    Its sessions are laid out as ``class_sessions`` rows up to a horizon
+    (``sessions_until``), which the worker moves forward day by day; a session is the
+    only time a timetable class can be booked.
+    """
+
+    __tablename__ = "class_schedules"
+
+    service_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("services.id"), index=True)
+    outlet_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("outlets.id"))
+    staff_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("staff.id"))
+    start_time: Mapped[time] = mapped_column(sa.Time())
+    rrule: Mapped[str] = mapped_column(sa.String(500))
+    first_date: Mapped[date] = mapped_column(sa.Date())
+    last_date: Mapped[date | None] = mapped_column(sa.Date())
+    # Spots of its sessions, replacing the service's; None follows the service.
+    capacity: Mapped[int | None] = mapped_column(sa.Integer())
+    sessions_until: Mapped[date] = mapped_column(sa.Date())
+    created_by: Mapped[str | None] = mapped_column(sa.String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClassSession(TenantScoped, Base):
+    """One dated session of a class schedule. It holds its instructor's time whether or
+    not anyone booked; bookings of it are appointment lines at exactly its staff,
+    service, start and end.
+
+    ``occurrence_date`` is the date the rule gave it, which stays when the session is
+    moved; with the schedule it keys the session, so laying out a date twice is
+    harmless. ``capacity`` is its own number of spots (the schedule's or the service's
+    when laid out, following later changes of either).
+    """
+
+    __tablename__ = "class_sessions"
+    __table_args__ = (
+        sa.UniqueConstraint("schedule_id", "occurrence_date"),
+        # Every booking decision reads its staff's sessions around the candidate.
+        sa.Index("ix_class_sessions_staff", "tenant_id", "staff_id", "starts_at"),
+        # The grid and the timetable list a service's sessions in a range.
+        sa.Index("ix_class_sessions_service", "tenant_id", "service_id", "starts_at"),
+    )
+
+    schedule_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("class_schedules.id", ondelete="CASCADE")
+    )
+    service_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("services.id"))
+    outlet_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("outlets.id"))
+    staff_id: Mapped[str] = mapped_column(sa.String(24), sa.ForeignKey("staff.id"))
+    occurrence_date: Mapped[date] = mapped_column(sa.Date())
+    session_date: Mapped[date] = mapped_column(sa.Date())
+    start_time: Mapped[time] = mapped_column(sa.Time())
+    end_time: Mapped[time] = mapped_column(sa.Time())
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    capacity: Mapped[int] = mapped_column(sa.Integer())
+    # "scheduled" or "cancelled".
+    status: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class ClassSessionEvent(TenantScoped, Base):
+    """A session's history: cancelled, moved, substituted, changed by its schedule."""
+
+    __tablename__ = "class_session_events"
+
+    session_id: Mapped[str] = mapped_column(
+        sa.String(24), sa.ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str | None] = mapped_column(sa.String(24))
+    actor: Mapped[str] = mapped_column(sa.String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+
+
 # Frozen views: what hot reads (booking, the grid) need of a row, without the ORM.
 
 
@@ -119,11 +207,16 @@ class ServiceView:
     active: bool
     waitlist_enabled: bool = False
     waitlist_limit: int | None = None
+    booking_mode: str = "open"
 
     @property
     def capacity(self) -> int:
         """Effective capacity: a single-booking service holds one customer."""
         return self.max_parallel_bookings if self.allow_parallel_bookings else 1
+
+    @property
+    def timetable(self) -> bool:
+        return self.booking_mode == "timetable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,11 @@ class LineService:
     max_parallel_bookings: int
     waitlist_enabled: bool
     waitlist_limit: int | None
+    booking_mode: str = "open"
+
+    @property
+    def timetable(self) -> bool:
+        return self.booking_mode == "timetable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ class HasCapacityPolicy(Protocol):
     def allow_parallel_bookings(self) -> bool: ...
     @property
     def max_parallel_bookings(self) -> int: ...
+    @property
+    def timetable(self) -> bool: ...
 
 
 def zone_of(outlet: HasTimezone) -> ZoneInfo:
@@ -30,7 +32,10 @@ def zone_of(outlet: HasTimezone) -> ZoneInfo:
 
 def policy_of(service: HasCapacityPolicy) -> rules.ServicePolicy:
     return rules.ServicePolicy(
-        service.id, service.allow_parallel_bookings, service.max_parallel_bookings
+        service.id,
+        service.allow_parallel_bookings,
+        service.max_parallel_bookings,
+        service.timetable,
     )
 
 

@@ -53,6 +53,9 @@ ACTIVE_STATUSES = frozenset({Status.PENDING, Status.CONFIRMED, Status.COMPLETED}
 OPEN_STATUSES = frozenset({Status.PENDING, Status.CONFIRMED})
 FINAL_STATUSES = frozenset({Status.CANCELLED, Status.NO_SHOW, Status.COMPLETED})
 WEEKDAYS = tuple(day.value for day in Weekday)
+# A class session's statuses: a cancelled one is no longer offered and holds no time.
+SCHEDULED = "scheduled"
+SESSION_CANCELLED = "cancelled"
 LONGEST_LINE = timedelta(minutes=1440)
 # "Almost full": more than this share of a class's spots taken.
 ALMOST_FULL_SHARE = 0.8
@@ -69,6 +72,8 @@ class Reason(StrEnum):
     STAFF_UNAVAILABLE = "staff_unavailable"
     STAFF_BUSY = "staff_busy"
     ALREADY_BOOKED = "already_booked"
+    # A timetable service runs only at its scheduled sessions.
+    NOT_SCHEDULED = "not_scheduled"
     SLOT_TAKEN = "slot_taken"
     CAPACITY_REACHED = "capacity_reached"
     # A waitlist join's own outcomes (``may_join``).
@@ -79,9 +84,13 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True)
 class ServicePolicy:
+    """A service's capacity, and whether it is booked only at its scheduled sessions
+    (``timetable``) or at any start inside working hours."""
+
     service_id: str
     allow_parallel_bookings: bool
     max_parallel_bookings: int
+    timetable: bool = False
 
     @property
     def capacity(self) -> int:
@@ -91,7 +100,11 @@ class ServicePolicy:
 @dataclass(frozen=True)
 class ActiveLine:
     """A line of an open or completed appointment, holding the staff member's time and
-    ``party_size`` spots of its session."""
+    ``party_size`` spots of its session.
+
+    A scheduled class session of a timetable is a line too: it holds its instructor's
+    time whether or not anyone booked, takes no spot itself (``party_size`` 0) and
+    carries the session's ``capacity`` (None for a booking's line)."""
 
     appointment_id: str
     service_id: str
@@ -99,6 +112,18 @@ class ActiveLine:
     ends_at: datetime
     party_size: int = 1
     customer_id: str | None = None
+    capacity: int | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.capacity is not None
+
+
+def scheduled_session(
+    service_id: str, starts_at: datetime, ends_at: datetime, capacity: int
+) -> ActiveLine:
+    """A timetable's session as the rules take it: a line holding no spot."""
+    return ActiveLine("", service_id, starts_at, ends_at, 0, None, capacity)
 
 
 @dataclass(frozen=True)
@@ -210,6 +235,8 @@ class Occupancy:
     busy_elsewhere: bool
     staggered: bool
     customer_holds: bool = False
+    # The capacity of the scheduled session at exactly the candidate's times, if any.
+    session_capacity: int | None = None
 
 
 def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupancy:
@@ -224,6 +251,7 @@ def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupa
     busy_elsewhere = False
     staggered = False
     customer_holds = False
+    session_capacity: int | None = None
     for line in staff_lines:
         if line.appointment_id == candidate.exclude_appointment_id:
             continue
@@ -232,14 +260,17 @@ def occupancy(candidate: Candidate, staff_lines: Iterable[ActiveLine]) -> Occupa
         if line.service_id != policy.service_id:
             busy_elsewhere = True
         elif line.starts_at == candidate.starts_at and line.ends_at == candidate.ends_at:
+            if line.capacity is not None:
+                session_capacity = line.capacity
             same_session += line.party_size
             if customer is not None and line.customer_id == customer:
                 customer_holds = True
-        elif policy.allow_parallel_bookings:
+        elif policy.allow_parallel_bookings or line.capacity is not None:
+            # A scheduled session holds its instructor's whole time, whatever the service.
             staggered = True
         else:
             same_session += line.party_size
-    return Occupancy(same_session, busy_elsewhere, staggered, customer_holds)
+    return Occupancy(same_session, busy_elsewhere, staggered, customer_holds, session_capacity)
 
 
 def judge(
@@ -252,8 +283,14 @@ def judge(
     """The decision from its parts: what the lines hold, whether the slot lies inside
     working hours and clear of time off, whether it has already started, and how many
     spots the party needs. The refusals come in the contract's order: the staff member's
-    time, then the customer's own place, then the session's spots."""
-    if not within_hours:
+    time, then the customer's own place, then the session's spots.
+
+    A timetable service is booked only at a scheduled session (first of all, else
+    ``not_scheduled``), whose own capacity replaces the service's."""
+    capacity = session_capacity(policy, held)
+    if policy.timetable and held.session_capacity is None:
+        reason = Reason.NOT_SCHEDULED
+    elif not within_hours:
         reason = Reason.STAFF_UNAVAILABLE
     elif held.busy_elsewhere or held.staggered:
         reason = Reason.STAFF_BUSY
@@ -262,12 +299,52 @@ def judge(
     elif not policy.allow_parallel_bookings:
         reason = Reason.SLOT_TAKEN if held.same_session else Reason.OK
     else:
-        fits = held.same_session + party_size <= policy.capacity
+        fits = held.same_session + party_size <= capacity
         reason = Reason.OK if fits else Reason.CAPACITY_REACHED
-    staff_free = reason not in (Reason.STAFF_UNAVAILABLE, Reason.STAFF_BUSY)
+    staff_free = reason not in (
+        Reason.STAFF_UNAVAILABLE,
+        Reason.STAFF_BUSY,
+        Reason.NOT_SCHEDULED,
+    )
     if in_past:
         reason = Reason.IN_PAST
-    return Decision(reason, held.same_session, policy.capacity, staff_free, party_size)
+    return Decision(reason, held.same_session, capacity, staff_free, party_size)
+
+
+def session_capacity(policy: ServicePolicy, held: Occupancy) -> int:
+    """The spots of the candidate's session: a scheduled session's own capacity for a
+    class, the service's otherwise (a one-to-one service seats one)."""
+    if policy.timetable and policy.allow_parallel_bookings and held.session_capacity is not None:
+        return held.session_capacity
+    return policy.capacity
+
+
+def placement(
+    policy: ServicePolicy,
+    starts_at: datetime,
+    ends_at: datetime,
+    staff_lines: Iterable[ActiveLine],
+    schedule: Schedule,
+    now: datetime,
+) -> Reason:
+    """Whether a class session may be placed (scheduled, moved, given a substitute):
+    inside the instructor's working hours and clear of time off (``staff_unavailable``),
+    clear of their other bookings and sessions (``staff_busy``: no instructor in two
+    places), and not yet started (``in_past``). Bookings already at exactly its times
+    join it; ``staff_lines`` must not hold the session itself."""
+    open_policy = ServicePolicy(
+        policy.service_id, policy.allow_parallel_bookings, policy.max_parallel_bookings
+    )
+    held = occupancy(Candidate(open_policy, starts_at, ends_at), staff_lines)
+    if has_started(starts_at, now):
+        return Reason.IN_PAST
+    if not within_schedule(schedule, starts_at, ends_at):
+        return Reason.STAFF_UNAVAILABLE
+    if held.busy_elsewhere or held.staggered or held.session_capacity is not None:
+        return Reason.STAFF_BUSY
+    if not policy.allow_parallel_bookings and held.same_session:
+        return Reason.STAFF_BUSY
+    return Reason.OK
 
 
 def decide(

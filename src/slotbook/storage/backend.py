@@ -39,7 +39,13 @@ _STORAGE = "slotbook.storage"
 _DRIVER = "slotbook.driver_connection"
 _LOCKED = "slotbook.locked"
 
-Statement = sa.Select[*tuple[Any, ...]] | sa.Insert | sa.Update | sa.Delete
+Statement = (
+    sa.Select[*tuple[Any, ...]]
+    | sa.CompoundSelect[*tuple[Any, ...]]
+    | sa.Insert
+    | sa.Update
+    | sa.Delete
+)
 # What a locked section locks: rows by table and id (``{Staff: ["st_1", "st_2"]}``).
 LockTargets = Mapping[type[TenantScoped], Sequence[str]]
 

@@ -28,6 +28,13 @@ class CapacityReached(BookingConflict):
     code = "capacity_reached"
 
 
+class NotScheduled(Conflict):
+    """A timetable class runs only at its scheduled sessions."""
+
+    code = "not_scheduled"
+    default_detail = "The class does not run at that time: book one of its scheduled sessions"
+
+
 class AlreadyBooked(Conflict):
     """One place per customer per session: a larger party is a change of party size."""
 
@@ -51,6 +58,7 @@ class WaitlistFull(Conflict):
 
 
 REFUSALS: dict[rules.Reason, type[Conflict]] = {
+    rules.Reason.NOT_SCHEDULED: NotScheduled,
     rules.Reason.STAFF_UNAVAILABLE: StaffUnavailable,
     rules.Reason.STAFF_BUSY: StaffBusy,
     rules.Reason.ALREADY_BOOKED: AlreadyBooked,

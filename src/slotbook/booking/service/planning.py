@@ -65,6 +65,13 @@ async def plan_new(session: AsyncSession, tenant_id: str, data: AppointmentCreat
         [s.staff_id for s in data.services], [s.service_id for s in data.services]
     )
     cursor = start_instant(data.appointment_date, data.start_time, zone_of(outlet), "start_time")
+    if len(data.services) > 1 and any(s.timetable for s in services.values()):
+        # A timetable session moves, changes teacher or is cancelled on its own; a
+        # booking of it with other services would be torn apart by such a change.
+        raise InvalidInput(
+            "services: a class booked by timetable is booked on its own, not with other services",
+            field="services",
+        )
     planned: list[PlannedLine] = []
     for position, requested in enumerate(data.services):
         where = f"services[{position}]"
