@@ -32,6 +32,7 @@ from slotbook.notifications.routes import router as webhooks_router
 from slotbook.public.routes import router as public_router
 from slotbook.settings import Settings, get_settings
 from slotbook.storage import DATABASE_ERRORS, create_database, translate
+from slotbook.timetable.routes import router as timetable_router
 from slotbook.web.routes import router as web_router
 
 log = structlog.get_logger("slotbook.app")
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         booking_router,
         waitlist_router,
         availability_router,
+        timetable_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(desk_router, prefix=API_PREFIX)

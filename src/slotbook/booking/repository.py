@@ -24,6 +24,7 @@ from slotbook.repository import TenantRepository
 from slotbook.scheduling.rules import (
     ACTIVE_STATUSES,
     LONGEST_LINE,
+    OPEN_STATUSES,
     SCHEDULED,
     ActiveLine,
     WaitlistStatus,
@@ -271,6 +272,37 @@ class AppointmentRepository(TenantRepository[Appointment]):
         )
         return list((await self.execute(stmt)).scalars())
 
+    async def bookings_of_sessions(
+        self, sessions: Sequence[SessionKey]
+    ) -> dict[SessionKey, list[tuple[Appointment, AppointmentLine]]]:
+        """The open appointments holding a place in each of ``sessions``, oldest first,
+        with their line: one query for any number of sessions of one service."""
+        found: dict[SessionKey, list[tuple[Appointment, AppointmentLine]]] = defaultdict(list)
+        if not sessions:
+            return found
+        wanted = set(sessions)
+        stmt = (
+            sa.select(Appointment, AppointmentLine)
+            .join(AppointmentLine, AppointmentLine.appointment_id == Appointment.id)
+            .where(
+                Appointment.tenant_id == self.tenant_id,
+                AppointmentLine.tenant_id == self.tenant_id,
+                AppointmentLine.staff_id.in_(sorted({s.staff_id for s in sessions})),
+                AppointmentLine.service_id.in_(sorted({s.service_id for s in sessions})),
+                AppointmentLine.starts_at >= min(s.starts_at for s in sessions),
+                AppointmentLine.starts_at <= max(s.starts_at for s in sessions),
+                Appointment.status.in_(sorted(OPEN_STATUSES)),
+            )
+            .order_by(Appointment.created_at, Appointment.id)
+        )
+        for row in await self.execute(stmt):
+            values: tuple[Any, ...] = tuple(row)
+            appointment, line = values
+            key = SessionKey(line.staff_id, line.service_id, line.starts_at, line.ends_at)
+            if key in wanted:
+                found[key].append((appointment, line))
+        return found
+
     async def set_line_status(self, appointment_id: str, status: str) -> None:
         await self.execute(
             sa.update(AppointmentLine)
@@ -444,7 +476,8 @@ class AppointmentRepository(TenantRepository[Appointment]):
 
 @dataclass(frozen=True)
 class SessionKey:
-    """One session: a staff member's service at one interval."""
+    """One session: a staff member's service at one interval (for a timetable service,
+    a scheduled class session's staff, service and times)."""
 
     staff_id: str
     service_id: str
@@ -504,6 +537,59 @@ class WaitlistRepository(TenantRepository[WaitlistEntry]):
             ):
                 found[session_of(entry)].append(entry)
         return found
+
+    async def waiting_of_sessions(
+        self, sessions: Sequence[SessionKey]
+    ) -> dict[SessionKey, list[WaitlistEntry]]:
+        """The waiting entries of each of ``sessions``, in joining order, in one query."""
+        found: dict[SessionKey, list[WaitlistEntry]] = defaultdict(list)
+        if not sessions:
+            return found
+        wanted = set(sessions)
+        stmt = (
+            self._waiting()
+            .where(
+                WaitlistEntry.staff_id.in_(sorted({s.staff_id for s in sessions})),
+                WaitlistEntry.starts_at >= min(s.starts_at for s in sessions),
+                WaitlistEntry.starts_at <= max(s.starts_at for s in sessions),
+            )
+            .order_by(WaitlistEntry.seq)
+        )
+        for entry in (await self.execute(stmt)).scalars():
+            if session_of(entry) in wanted:
+                found[session_of(entry)].append(entry)
+        return found
+
+    async def next_seq(self, sessions: Sequence[SessionKey]) -> dict[SessionKey, int]:
+        """The next joining number of each session (after every entry it ever had)."""
+        if not sessions:
+            return {}
+        stmt = (
+            sa.select(
+                WaitlistEntry.staff_id,
+                WaitlistEntry.service_id,
+                WaitlistEntry.starts_at,
+                WaitlistEntry.ends_at,
+                sa.func.max(WaitlistEntry.seq),
+            )
+            .where(
+                WaitlistEntry.tenant_id == self.tenant_id,
+                WaitlistEntry.staff_id.in_(sorted({s.staff_id for s in sessions})),
+                WaitlistEntry.starts_at >= min(s.starts_at for s in sessions),
+                WaitlistEntry.starts_at <= max(s.starts_at for s in sessions),
+            )
+            .group_by(
+                WaitlistEntry.staff_id,
+                WaitlistEntry.service_id,
+                WaitlistEntry.starts_at,
+                WaitlistEntry.ends_at,
+            )
+        )
+        last: dict[SessionKey, int] = {}
+        for row in await self.execute(stmt):
+            values: tuple[Any, ...] = tuple(row)
+            last[SessionKey(*values[:4])] = values[4]
+        return {key: (last.get(key) or 0) + 1 for key in sessions}
 
     async def waiting_for_service(
         self, service_id: str, not_before: datetime

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from slotbook.catalog.models import (
+    ClassSchedule,
+    ClassSession,
     Customer,
     CustomerView,
     Outlet,
@@ -20,6 +22,7 @@ from slotbook.catalog.models import (
     TimeOff,
 )
 from slotbook.repository import TenantRepository, ViewRepository, view_columns, well_formed_id
+from slotbook.scheduling.rules import SCHEDULED
 from slotbook.storage import TENANT_ID, Query
 
 # Statements every booking runs, built once (see ``repository.prepared_query``).
@@ -239,3 +242,65 @@ class CustomerRepository(ViewRepository[Customer, CustomerView]):
     async def find_by_email(self, email: str) -> Customer | None:
         stmt = self.base_query().where(sa.func.lower(Customer.email) == email.lower())
         return (await self.execute(stmt.order_by(Customer.id).limit(1))).scalar_one_or_none()
+
+
+class ClassSessionRepository(TenantRepository[ClassSession]):
+    """What the catalog asks of the timetable's sessions (the timetable feature owns
+    the rest): whether any lie ahead, which fall into new time off, and capacities
+    that follow their service's."""
+
+    model = ClassSession
+    label = "Class session"
+
+    def _ahead(self, now: datetime) -> sa.Select[ClassSession]:
+        return self.base_query().where(
+            ClassSession.status == SCHEDULED, ClassSession.starts_at > now
+        )
+
+    async def any_ahead(self, service_id: str, now: datetime) -> bool:
+        stmt = self._ahead(now).where(ClassSession.service_id == service_id).limit(1)
+        return (await self.execute(stmt)).first() is not None
+
+    async def during(
+        self, staff_id: str, local_start: datetime, local_end: datetime, now: datetime
+    ) -> list[tuple[ClassSession, str]]:
+        """Scheduled sessions of a staff member that have not started and overlap a local
+        wall-clock interval (time off), with their service's name."""
+        stmt = (
+            sa.select(ClassSession, Service.name)
+            .join(Service, Service.id == ClassSession.service_id)
+            .where(
+                ClassSession.tenant_id == self.tenant_id,
+                ClassSession.staff_id == staff_id,
+                ClassSession.status == SCHEDULED,
+                ClassSession.starts_at > now,
+                ClassSession.session_date >= local_start.date() - timedelta(days=1),
+                ClassSession.session_date <= local_end.date() + timedelta(days=1),
+            )
+            .order_by(ClassSession.starts_at)
+        )
+        found: list[tuple[ClassSession, str]] = []
+        for row in await self.execute(stmt):
+            values: tuple[Any, ...] = tuple(row)
+            item, name = values
+            begins = datetime.combine(item.session_date, item.start_time)
+            ends = begins + (item.ends_at - item.starts_at)
+            if begins < local_end and local_start < ends:
+                found.append((item, name))
+        return found
+
+    async def follow_service_capacity(self, service_id: str, capacity: int, now: datetime) -> None:
+        """Sessions ahead whose schedule sets no capacity take the service's new one."""
+        own = sa.select(ClassSchedule.id).where(
+            ClassSchedule.tenant_id == self.tenant_id, ClassSchedule.capacity.is_not(None)
+        )
+        await self.execute(
+            sa.update(ClassSession)
+            .where(
+                ClassSession.tenant_id == self.tenant_id,
+                ClassSession.service_id == service_id,
+                ClassSession.starts_at > now,
+                ClassSession.schedule_id.not_in(own),
+            )
+            .values(capacity=capacity)
+        )

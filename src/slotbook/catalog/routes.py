@@ -21,6 +21,7 @@ from slotbook.catalog.schemas import (
     StaffOut,
     StaffUpdate,
     TimeOffCreate,
+    TimeOffCreated,
     TimeOffOut,
 )
 from slotbook.errors import AUTHED, Conflict, InvalidInput, NotFound, responses
@@ -128,7 +129,7 @@ async def update_staff(
 @router.post(
     "/staff/{staff_id}/time-off",
     status_code=201,
-    response_model=TimeOffOut,
+    response_model=TimeOffCreated,
     tags=["staff"],
     responses=WRITE,
 )

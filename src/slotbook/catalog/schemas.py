@@ -33,6 +33,13 @@ def _known_timezone(value: str) -> str:
 TimeZone = Annotated[str, AfterValidator(_known_timezone), Field(examples=["Europe/London"])]
 Duration = Annotated[int, Field(ge=5, le=1440, description="minutes")]
 Capacity = Annotated[int, Field(ge=1, le=100)]
+BookingMode = Annotated[
+    Literal["open", "timetable"],
+    Field(
+        description="open: any start inside working hours books (the grid's slots); "
+        "timetable: only the sessions of the service's class schedules"
+    ),
+]
 WaitlistLimit = Annotated[
     int, Field(ge=1, le=1000, description="waiting entries per session; null for no limit")
 ]
@@ -143,6 +150,7 @@ class ServiceCreate(ServiceFields):
         default=False, description="customers may wait for a place in a full session (classes)"
     )
     waitlist_limit: WaitlistLimit | None = None
+    booking_mode: BookingMode = "open"
     active: bool = True
 
     @model_validator(mode="after")
@@ -170,6 +178,7 @@ class ServiceUpdate(PatchModel):
     waitlist_enabled: bool | None = None
     waitlist_limit: WaitlistLimit | None = None
     slot_interval: Duration | None = None
+    booking_mode: BookingMode | None = None
     active: bool | None = None
 
     @model_validator(mode="after")
@@ -192,6 +201,7 @@ class ServiceOut(BaseModel):
     waitlist_enabled: bool
     waitlist_limit: int | None
     slot_interval: int
+    booking_mode: BookingMode
     active: bool
 
 
@@ -304,6 +314,12 @@ class TimeOffOut(BaseModel):
     start: LocalDateTimeOut
     end: LocalDateTimeOut
     reason: str | None
+
+
+class TimeOffCreated(TimeOffOut):
+    warnings: list[str] = Field(
+        default=[], description="scheduled class sessions that fall into this time off"
+    )
 
 
 # Customers

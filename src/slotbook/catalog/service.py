@@ -11,6 +11,7 @@ from slotbook.auth.security import Principal
 from slotbook.auth.service import find_tenant
 from slotbook.catalog.models import Customer, Outlet, Service, ServiceView, Staff, TimeOff
 from slotbook.catalog.repository import (
+    ClassSessionRepository,
     CustomerRepository,
     OutletRepository,
     ServiceRepository,
@@ -31,6 +32,8 @@ from slotbook.catalog.schemas import (
     StaffOut,
     StaffUpdate,
     TimeOffCreate,
+    TimeOffCreated,
+    TimeOffOut,
     WorkingHours,
 )
 from slotbook.errors import Conflict, DuplicateRow, InvalidInput, NotFound
@@ -99,6 +102,7 @@ def service_out(service: Service) -> ServiceOut:
         waitlist_enabled=service.waitlist_enabled,
         waitlist_limit=service.waitlist_limit,
         slot_interval=service.slot_interval,
+        booking_mode=service.booking_mode,
         active=service.active,
     )
 
@@ -151,6 +155,7 @@ async def create_service(
             max_parallel_bookings=data.max_parallel_bookings,
             waitlist_enabled=data.waitlist_enabled,
             waitlist_limit=data.waitlist_limit,
+            booking_mode=data.booking_mode,
             slot_interval=data.slot_interval or data.duration,
             active=data.active,
             created_at=now,
@@ -168,6 +173,14 @@ async def create_service(
             continue
         return service_out(service)
     raise SlugTaken("Could not derive a unique slug, please retry or give one")
+
+
+class TimetableInUse(Conflict):
+    code = "timetable_in_use"
+    default_detail = (
+        "The service has scheduled class sessions ahead; end its class schedules "
+        "before booking it from open slots"
+    )
 
 
 class ServiceChanged(Protocol):
@@ -206,6 +219,13 @@ async def update_service(
             changes.pop("pricing", None),
             changes.pop("price", None),
         )
+    sessions = ClassSessionRepository(session, principal.tenant_id)
+    if (
+        changes.get("booking_mode") == "open"
+        and service.timetable
+        and await sessions.any_ahead(service.id, now)
+    ):
+        raise TimetableInUse()
     for name, value in changes.items():
         setattr(service, name, value)
     _check_waitlist(service)
@@ -213,6 +233,9 @@ async def update_service(
         await repo.flush()
     except DuplicateRow as exc:  # the slug was taken by a concurrent request
         raise SlugTaken() from exc
+    if {"allow_parallel_bookings", "max_parallel_bookings"} & set(changes):
+        # Sessions of schedules without a capacity of their own follow the service's.
+        await sessions.follow_service_capacity(service.id, service.capacity, now)
     warnings = await service_changed(session, principal, repo.view_of(service), now)
     return ServiceUpdateOut(**service_out(service).model_dump(), warnings=warnings)
 
@@ -311,7 +334,9 @@ async def get_staff(session: AsyncSession, principal: Principal, staff_id: str) 
 
 async def add_time_off(
     session: AsyncSession, principal: Principal, staff_id: str, data: TimeOffCreate, now: datetime
-) -> TimeOff:
+) -> TimeOffCreated:
+    """Record time off; the answer warns of each scheduled class session it falls on
+    (those are no longer bookable: substitute or cancel them)."""
     await StaffRepository(session, principal.tenant_id).get_or_404(staff_id)
     time_off = TimeOffRepository(session, principal.tenant_id).add(
         TimeOff(
@@ -319,7 +344,15 @@ async def add_time_off(
         )
     )
     await session.flush()
-    return time_off
+    affected = await ClassSessionRepository(session, principal.tenant_id).during(
+        staff_id, data.start, data.end, now
+    )
+    warnings = [
+        f"Note: the class {name} on {item.session_date} {item.start_time:%H:%M} falls in this "
+        "time off; give it a substitute or cancel it"
+        for item, name in affected
+    ]
+    return TimeOffCreated(**TimeOffOut.model_validate(time_off).model_dump(), warnings=warnings)
 
 
 async def list_time_off(
