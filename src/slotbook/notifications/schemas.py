@@ -87,12 +87,18 @@ WEBHOOK_EVENT_TYPES = (
     "appointment.completed",
     "appointment.confirmed",
     "appointment.party_size_changed",
+    "appointment.staff_changed",
     "session.almost_full",
     "session.full",
     "waitlist.joined",
     "waitlist.promoted",
     "waitlist.cancelled",
     "waitlist.expired",
+    "waitlist.session_changed",
+    "class_session.cancelled",
+    "class_session.moved",
+    "class_session.substituted",
+    "class_schedule.date_skipped",
 )
 # Every type, those added later included.
 ALL_EVENT_TYPES = "*"

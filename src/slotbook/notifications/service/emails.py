@@ -43,6 +43,7 @@ KINDS = {
     "appointment.rescheduled": "rescheduled",
     "appointment.cancelled": "cancelled",
     "appointment.reminder": "reminder",
+    "appointment.staff_changed": "staff_changed",  # a class session's substitute teacher
 }
 WITH_CALENDAR = frozenset({"confirmation", "rescheduled", "cancelled"})
 # The waitlist's events that email the customer, and the template of each.
@@ -50,10 +51,11 @@ WAITLIST_KINDS = {
     "waitlist.joined": "waitlist_joined",
     "waitlist.expired": "waitlist_expired",
     "waitlist.cancelled": "waitlist_cancelled",
+    "waitlist.session_changed": "waitlist_session_changed",  # the class moved or changed teacher
 }
 # Why a cancelled entry tells its customer: they left (or the desk took them off), or
 # the business turned the waitlist off. "booked" (a place got another way) tells nothing.
-MAILED_CANCEL_REASONS = frozenset({"left", "waitlist_closed"})
+MAILED_CANCEL_REASONS = frozenset({"left", "waitlist_closed", "session_cancelled"})
 # The events that make a new version of the booking's calendar entry.
 VERSIONS = ("appointment.rescheduled", "appointment.cancelled", "appointment.confirmed")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -205,6 +207,7 @@ def emails_for(
         "rescheduled": f"Booking moved: {title}, now {when}",
         "cancelled": f"Booking cancelled: {title}, {when}",
         "reminder": f"Reminder: {title}, {when}",
+        "staff_changed": f"New teacher: {title}, {when}",
     }[kind]
     attachments: tuple[Attachment, ...] = ()
     if kind in WITH_CALENDAR:
@@ -272,12 +275,16 @@ def entry_emails_for(
         "position": position if isinstance(position, int) else None,
         "waitlist_url": waitlist_url(config.public_url, config.secret, event.tenant_id, entry[1]),
         "closed": event.payload.get("reason") == "waitlist_closed",
+        "session_cancelled": event.payload.get("reason") == "session_cancelled",
     }
     left = "Waitlist closed" if values["closed"] else "You left the waitlist"
+    if values["session_cancelled"]:
+        left = "Class cancelled"
     subject = {
         "waitlist_joined": f"You're on the waitlist: {title}, {when}",
         "waitlist_expired": f"No place opened up: {title}, {when}",
         "waitlist_cancelled": f"{left}: {title}, {when}",
+        "waitlist_session_changed": f"The class you wait for has changed: {title}, now {when}",
     }[kind]
     return [_email(kind, None, context.customer_email, context, subject, values)]
 

@@ -107,6 +107,7 @@ from slotbook.notifications.service.webhook_delivery import (
 from slotbook.outbox import Notice, appointment_stream
 from slotbook.settings import Settings
 from slotbook.storage import Database, create_database
+from slotbook.timetable.service import extend_schedules
 
 log = structlog.get_logger("slotbook.notifications")
 REMINDER_SCAN_SECONDS = 30.0
@@ -237,9 +238,13 @@ class Worker:
         return expired
 
     async def scan(self) -> bool:
-        """The periodic work: reminders due, waitlist entries expired. Whether a bound
-        was hit (more expiries may be due at once)."""
+        """The periodic work: reminders due, waitlist entries expired, class schedules'
+        sessions laid out to the horizon. Whether a bound was hit (more expiries may be
+        due at once)."""
         await self.schedule_reminders()
+        added = await extend_schedules(self.database, self.clock.now())
+        if added:
+            log.info("class_sessions_laid_out", worker=self.name, count=added)
         expired = await self.expire_waitlist()
         return expired >= WAITLIST_EXPIRY_BATCH * WAITLIST_EXPIRY_BATCHES
 
