@@ -33,10 +33,12 @@ from slotbook.catalog.schemas import (
     WorkingHours,
 )
 from slotbook.clock import SystemClock
-from slotbook.scheduling.rules import WEEKDAYS
+from slotbook.scheduling.rules import WEEKDAYS, Weekday
 from slotbook.schemas import PageParams
 from slotbook.settings import Settings
 from slotbook.storage import create_database
+from slotbook.timetable import service as timetable
+from slotbook.timetable.schemas import ScheduleCreate, ScheduleOut, SeriesBooking
 
 BUSINESS = "Lotus Yoga Demo"
 OWNER_EMAIL = "owner@lotus-yoga.example.com"
@@ -75,7 +77,13 @@ class DemoBuilder:
     outlet_id: str = ""
 
     async def service(
-        self, name: str, duration: int, price: int, capacity: int = 0, waitlist: bool = False
+        self,
+        name: str,
+        duration: int,
+        price: int,
+        capacity: int = 0,
+        waitlist: bool = False,
+        timetable: bool = False,
     ) -> ServiceOut:
         data = ServiceCreate(
             name=name,
@@ -84,6 +92,7 @@ class DemoBuilder:
             allow_parallel_bookings=capacity > 0,
             max_parallel_bookings=max(capacity, 1),
             waitlist_enabled=waitlist,
+            booking_mode="timetable" if timetable else "open",
         )
         return await catalog.create_service(self.session, self.principal, data, self.now)
 
@@ -141,6 +150,40 @@ class DemoBuilder:
                 ),
             )
 
+    async def schedule(
+        self,
+        service: ServiceOut,
+        staff: StaffOut,
+        days: list[Weekday],
+        start: time,
+        first: date,
+        capacity: int | None = None,
+    ) -> ScheduleOut:
+        """A class on the timetable, every week on ``days``."""
+        await self.session.commit()
+        return await timetable.create_schedule(
+            self.session,
+            self._context(),
+            ScheduleCreate(
+                service_id=service.id,
+                outlet_id=self.outlet_id,
+                staff_id=staff.id,
+                start_time=start,
+                days=days,
+                first_date=first,
+                capacity=capacity,
+            ),
+        )
+
+    async def book_series(self, schedule: ScheduleOut, customer_id: str, count: int) -> None:
+        await self.session.commit()
+        await timetable.book_schedule(
+            self.session,
+            self._context(),
+            schedule.id,
+            SeriesBooking(customer_id=customer_id, count=count),
+        )
+
     def _context(self) -> booking.BookingContext:
         return booking.BookingContext(
             self.principal.tenant_id, Actor("user", self.principal.user_id), self.now
@@ -182,6 +225,10 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     boot_camp = await demo.service("Boot Camp", 60, 1200, capacity=8)
     private = await demo.service("Private Yoga Session", 60, 6000)
     massage = await demo.service("Sports Massage", 45, 5500)
+    # On the timetable: it runs only at its scheduled classes.
+    vinyasa = await demo.service(
+        "Vinyasa Flow", 60, 1600, capacity=12, waitlist=True, timetable=True
+    )
 
     every_day, weekdays, not_sunday = WEEKDAYS, WEEKDAYS[:5], WEEKDAYS[:6]
     john = await demo.staff("John Smith", [yoga, private], _hours(every_day, "08:00", "20:00"))
@@ -192,6 +239,7 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     priya = await demo.staff(
         "Priya Patel", [yoga, private, massage], _hours(every_day, "10:00", "18:00")
     )
+    maya = await demo.staff("Maya Rao", [vinyasa], _hours(every_day, "07:00", "21:00"))
 
     customers = [
         (
@@ -235,6 +283,13 @@ async def _build(session: AsyncSession, settings: Settings, now: datetime) -> No
     await demo.book(boot_camp, maria, day[3], time(18), customers[12:13], party_size=2)  # 1 left
     await demo.book(yoga, john, day[5], time(10), customers[:6])  # 4/10 left
     await demo.book(yoga, priya, day[6], time(12), customers[8:13])  # 5/10 left
+    # Vinyasa Flow: Mon/Wed/Fri 18:00, and Saturday mornings in the big room (20 spots).
+    evenings = await demo.schedule(
+        vinyasa, maya, [Weekday.MONDAY, Weekday.WEDNESDAY, Weekday.FRIDAY], time(18), today
+    )
+    await demo.schedule(vinyasa, maya, [Weekday.SATURDAY], time(9), today, capacity=20)
+    for customer_id in customers[:3]:
+        await demo.book_series(evenings, customer_id, count=4)  # the next four evenings
 
 
 def _login_text(slug: str, outlet_id: str) -> str:
