@@ -507,3 +507,87 @@ def test_a_party_of_three_takes_the_last_three_places_then_makes_the_party_small
     )
     expect(desk.locator(".block", has_text="Group Yoga 10:00-11:00 - 10/10")).to_be_visible()
     desk.close()
+
+
+def test_a_customer_sees_the_week_of_classes_and_books_one(page: Page, shop: Shop) -> None:
+    """A timetable class shows as a week of classes (Monday to Sunday) with only its
+    scheduled sessions: time, instructor and places; booking one is booking a slot."""
+    api = shop.api
+    outlet_id = shop.page_url.rsplit("/", 1)[-1]
+    vinyasa = api.call(
+        "POST",
+        "/services",
+        {
+            "name": "Vinyasa Flow",
+            "duration": 60,
+            "allow_parallel_bookings": True,
+            "max_parallel_bookings": 12,
+            "booking_mode": "timetable",
+            "waitlist_enabled": True,
+        },
+        expect=201,
+    )
+    maya = api.call(
+        "POST",
+        "/staff",
+        {
+            "name": "Maya Stone",
+            "outlet_id": outlet_id,
+            "service_ids": [vinyasa["id"]],
+            "working_hours": EVERY_DAY_8_TO_22,
+        },
+        expect=201,
+    )
+    weekday = f"{shop.day:%A}".lower()
+    api.call(
+        "POST",
+        "/class-schedules",
+        {
+            "service_id": vinyasa["id"],
+            "outlet_id": outlet_id,
+            "staff_id": maya["id"],
+            "start_time": "18:00",
+            "days": [weekday],
+            "first_date": shop.day.isoformat(),
+            "capacity": 2,
+        },
+        expect=201,
+    )
+    book_through_api(shop, vinyasa, "18:00", 1)
+
+    page.goto(shop.page_url)
+    expect(page.locator("#tz-note")).to_contain_text(TIMEZONE)
+    page.get_by_label("Vinyasa Flow").check()
+    expect(page.get_by_role("heading", name="2. Choose a class")).to_be_visible()
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+    monday = today - timedelta(days=today.weekday())
+    expect(page.locator("#slots .week-day")).to_have_count(7)
+    expect(page.locator("#slots .week-day").first).to_have_attribute(
+        "data-date", monday.isoformat()
+    )
+    expect(page.get_by_role("button", name="← Previous week")).to_be_disabled()
+    if shop.day - timedelta(days=shop.day.weekday()) != monday:
+        page.get_by_role("button", name="Next week →").click()
+    expect(page.locator("#week-label")).to_contain_text("Week of Monday")
+    session = slot_button(page, shop, "18:00:00")
+    expect(session).to_contain_text("18:00 - 19:00")
+    expect(session).to_contain_text("with Maya Stone")
+    expect(session).to_contain_text("1/2 spots left")
+    # Only the scheduled session that week: no open slots of the class.
+    expect(page.locator("#slots button.slot")).to_have_count(1)
+    shoot(page, "public_week_of_classes.png", full_page=True)
+
+    session.click()
+    expect(page.locator("#chosen-slot")).to_contain_text("Vinyasa Flow")
+    expect(page.locator("#chosen-slot")).to_contain_text("with Maya Stone")
+    fill_details(page, "Ravi Shah", "ravi@example.com")
+    page.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page.locator("#confirm-text")).to_contain_text("Vinyasa Flow with Maya Stone")
+    # The week stays shown, the class now full, with its waitlist open to join.
+    expect(session).to_contain_text("Full")
+    expect(session).to_contain_text("Join waitlist (nobody waiting yet)")
+    shoot(page, "public_week_class_full.png", full_page=True)
+    customers = api.call("GET", "/customers", params={"q": "ravi@example.com"})["items"]
+    booked = api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
+    assert [(a["start_time"], a["status"]) for a in booked["items"]] == [("18:00:00", "confirmed")]

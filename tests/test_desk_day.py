@@ -419,6 +419,66 @@ async def test_the_day_is_read_in_a_fixed_number_of_statements(api: Api, app: Fa
     assert sum(len(b["roster"]) for c in day["staff"] for b in c["blocks"]) == 1 + 5 * 5 + 1
     assert sum(len(b["waitlist"]) for c in day["staff"] for b in c["blocks"]) == 5
     assert len(many_bookings) == len(one_booking), (one_booking, many_bookings)
-    # The caller's role, the outlet, the day's lines, the waiting customers, the staff,
-    # their time off.
-    assert len(reads(many_bookings)) == 6, many_bookings
+    # The caller's role, the outlet, the day's lines, the waiting customers, the day's
+    # scheduled class sessions (one more since the timetable: a class nobody booked yet
+    # shows too, with its own capacity), the staff, their time off.
+    assert len(reads(many_bookings)) == 7, many_bookings
+
+
+async def test_a_scheduled_class_shows_before_anyone_books_it_with_its_own_capacity(
+    api: Api, app: FastAPI
+) -> None:
+    await api.signup()
+    outlet = await api.outlet()
+    vinyasa = await api.service(
+        "Vinyasa", parallel=True, capacity=12, booking_mode="timetable", waitlist_enabled=True
+    )
+    maya = await api.staff("Maya Stone", outlet, [vinyasa])
+    body = {
+        "service_id": vinyasa["id"],
+        "outlet_id": outlet["id"],
+        "staff_id": maya["id"],
+        "start_time": "18:00",
+        "days": ["monday", "wednesday"],
+        "first_date": MONDAY,
+        "last_date": "2026-12-31",
+    }
+    plan = await api.post("/class-schedules", body)
+    params = {"schedule_id": plan["id"], "start_date": MONDAY, "end_date": "2026-12-09"}
+    sessions = (await api.get("/class-sessions", params=params))["items"]
+    assert [s["date"] for s in sessions] == [MONDAY, "2026-12-09"]
+
+    async with counted_statements(app) as empty_class:
+        day = await desk_day(api, outlet)
+    empty = block(day, maya, "18:00")
+    assert empty["label"] == "Vinyasa 18:00-19:00 - 0/12"
+    assert empty["kind"] == "class"
+    assert empty["session_id"] == sessions[0]["id"]
+    assert (empty["taken"], empty["capacity"], empty["spots_left"]) == (0, 12, 12)
+    assert (empty["full"], empty["almost_full"], empty["roster"]) == (False, False, [])
+    assert (empty["waitlist_enabled"], empty["can_add_to_waitlist"]) == (True, True)
+    assert column(await desk_day(api, outlet, TUESDAY), maya)["blocks"] == []
+    # The desk reads the class sessions in one statement of its own, whatever the day.
+    assert len(reads(empty_class)) == 7, empty_class
+
+    # The session's own capacity, not the service's: Wednesday's class takes 5.
+    wednesday = sessions[1]
+    change = {"from_date": "2026-12-09", "capacity": 5}
+    await api.patch(f"/class-schedules/{plan['id']}", change, expect=200)
+    customer = await api.customer()
+    booked = await api.book_response(
+        outlet, customer, [(vinyasa, maya)], date="2026-12-09", start="18:00", party_size=2
+    )
+    assert booked.status_code == 201, booked.text
+    mid_week = block(await desk_day(api, outlet, "2026-12-09"), maya, "18:00")
+    assert mid_week["label"] == "Vinyasa 18:00-19:00 - 2/5"
+    assert (mid_week["taken"], mid_week["capacity"], mid_week["spots_left"]) == (2, 5, 3)
+    assert mid_week["session_id"] == wednesday["id"]
+    assert len(mid_week["roster"]) == 1
+    assert block(await desk_day(api, outlet), maya, "18:00")["label"] == (
+        "Vinyasa 18:00-19:00 - 0/12"
+    )
+
+    # A cancelled session is gone from the desk (it holds nobody's time any more).
+    await api.put(f"/class-sessions/{sessions[0]['id']}/cancel", {"reason": "Maya is ill"})
+    assert column(await desk_day(api, outlet), maya)["blocks"] == []

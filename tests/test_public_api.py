@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from slotbook.app import create_app
 from slotbook.clock import FixedClock
 from slotbook.settings import Settings
-from tests.scenarios import Studio, open_staffed_studio
+from tests.scenarios import Studio, open_staffed_studio, open_studio
 from tests.support import CONFLICT_DETAIL, MONDAY, Api, client_for
 from tests.support import public_booking_body as booking_body
 
@@ -384,3 +384,115 @@ async def test_the_booking_page_says_its_time_zone_and_runs_no_inline_script(
     desk = await client.get("/desk")
     assert desk.status_code == 200
     assert 'autocomplete="current-password"' in desk.text
+
+
+async def timetable_studio(api: Api) -> tuple[Studio, dict[str, Any]]:
+    """Vinyasa (12 places) runs Mondays, Wednesdays and Fridays at 18:00 with Maya; Leo
+    teaches it too but has no class; Maya also gives massages, at any time."""
+    place = await open_studio(api)
+    vinyasa = await place.offer(
+        "Vinyasa", key="vinyasa", parallel=True, capacity=12, booking_mode="timetable"
+    )
+    massage = await place.offer("Massage", key="massage")
+    await place.hire("Maya Stone", [vinyasa, massage], key="maya")
+    await place.hire("Leo Park", [vinyasa], key="leo")
+    plan = await api.post(
+        "/class-schedules",
+        {
+            "service_id": vinyasa["id"],
+            "outlet_id": place.outlet["id"],
+            "staff_id": place.maya["id"],
+            "start_time": "18:00",
+            "days": ["monday", "wednesday", "friday"],
+            "first_date": MONDAY,
+            "last_date": "2026-12-31",
+        },
+    )
+    return place, dict(plan)
+
+
+async def week_of(public: httpx.AsyncClient, place: Studio, service: dict[str, Any]) -> Any:
+    response = await public.get(
+        f"{place.base}/slots",
+        params={"service_id": service["id"], "start_date": MONDAY, "days": 7},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_timetable_class_lists_only_its_sessions_and_books_one_like_a_slot(
+    api: Api, public: httpx.AsyncClient
+) -> None:
+    place, plan = await timetable_studio(api)
+    page = (await public.get(place.base)).json()
+    modes = {s["name"]: (s["booking_mode"], s["is_class"]) for s in page["services"]}
+    assert modes == {"Vinyasa": ("timetable", True), "Massage": ("open", False)}
+
+    week = await week_of(public, place, place.vinyasa)
+    listed = {
+        day["date"]: [(s["start_time"], s["staff_name"], s["label"]) for s in day["slots"]]
+        for day in week["days"]
+    }
+    session = ("18:00:00", "Maya Stone", "12/12 spots left")
+    assert listed == {
+        "2026-12-07": [session],
+        "2026-12-08": [],
+        "2026-12-09": [session],
+        "2026-12-10": [],
+        "2026-12-11": [session],
+        "2026-12-12": [],
+        "2026-12-13": [],
+    }
+    # An open service keeps its slots through the day.
+    massage = await week_of(public, place, place.massage)
+    assert len(massage["days"][0]["slots"]) > 1
+
+    booked = await public.post(
+        f"{place.base}/bookings", json=booking_body(place.vinyasa, place.maya, start="18:00")
+    )
+    assert booked.status_code == 201, booked.text
+    body = booked.json()
+    assert (body["status"], body["date"], body["start_time"]) == ("confirmed", MONDAY, "18:00:00")
+    assert body["services"][0]["staff_name"] == "Maya Stone"
+    monday = await monday_slot(public, place, place.vinyasa, "18:00:00")
+    assert (monday["label"], monday["spots_left"], monday["capacity"]) == (
+        "11/12 spots left",
+        11,
+        12,
+    )
+    sessions = await api.get(
+        "/class-sessions", params={"schedule_id": plan["id"], "end_date": MONDAY}
+    )
+    assert [(s["date"], s["booked"]) for s in sessions["items"]] == [(MONDAY, 1)]
+
+    # Each session has its own capacity: from Wednesday on, the class takes 5.
+    await api.patch(f"/class-schedules/{plan['id']}", {"from_date": "2026-12-09", "capacity": 5})
+    wednesday = (await week_of(public, place, place.vinyasa))["days"][2]["slots"]
+    assert [(s["label"], s["capacity"]) for s in wednesday] == [("5/5 spots left", 5)]
+
+
+async def test_booking_a_timetable_class_outside_its_sessions_is_409_not_scheduled(
+    api: Api, public: httpx.AsyncClient
+) -> None:
+    place, _plan = await timetable_studio(api)
+    for body in (
+        booking_body(place.vinyasa, place.maya, start="17:00"),  # not the session's time
+        booking_body(place.vinyasa, place.maya, start="18:00", date="2026-12-08"),  # no class
+        booking_body(place.vinyasa, place.leo, start="18:00"),  # not the instructor
+    ):
+        refused = await public.post(f"{place.base}/bookings", json=body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "not_scheduled"
+        assert set(refused.json()) <= {"detail", "code", "field"}
+    keyed = await public.post(
+        f"{place.base}/bookings",
+        json=booking_body(place.vinyasa, place.maya, start="17:00"),
+        headers={"Idempotency-Key": "not-a-session"},
+    )
+    assert (keyed.status_code, keyed.json()["code"]) == (409, "not_scheduled")
+    assert (await api.get("/appointments"))["total"] == 0
+    # An open service still refuses a start it does not offer as invalid input.
+    odd = await public.post(
+        f"{place.base}/bookings", json=booking_body(place.massage, place.maya, start="10:07")
+    )
+    assert (odd.status_code, odd.json()["field"]) == (422, "start_time")

@@ -136,7 +136,7 @@ async def test_the_worker_lays_out_an_open_ended_class_a_day_further_each_day(
     mail: RecordingTransport,
     config: WorkerConfig,
 ) -> None:
-    studio, plan = await vinyasa_studio(api)
+    _studio, plan = await vinyasa_studio(api)
     until = plan["sessions_until"]
     before = (await api.get("/class-sessions", params={"schedule_id": plan["id"]}))["total"]
     # The worker runs a fortnight on (the API's clock stays, so the token holds).

@@ -55,6 +55,7 @@ class SessionCount:
     timezone: str
     starts_at: datetime
     bookings: int
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -420,12 +421,26 @@ class AppointmentRepository(TenantRepository[Appointment]):
     async def overfull_sessions(
         self, service_id: str, capacity: int, after: datetime
     ) -> list[SessionCount]:
-        """Future sessions of a service holding more spots than ``capacity``."""
+        """Future sessions of a service holding more spots than ``capacity``, or than
+        their own capacity for a timetable's class session."""
         bookings = sa.func.sum(AppointmentLine.party_size).label("bookings")
+        session_capacity = sa.func.coalesce(sa.func.max(ClassSession.capacity), capacity)
         stmt = (
-            sa.select(Staff.name, Outlet.timezone, AppointmentLine.starts_at, bookings)
+            sa.select(
+                Staff.name, Outlet.timezone, AppointmentLine.starts_at, bookings, session_capacity
+            )
             .join(Staff, Staff.id == AppointmentLine.staff_id)
             .join(Outlet, Outlet.id == Staff.outlet_id)
+            .outerjoin(
+                ClassSession,
+                sa.and_(
+                    ClassSession.tenant_id == AppointmentLine.tenant_id,
+                    ClassSession.staff_id == AppointmentLine.staff_id,
+                    ClassSession.service_id == AppointmentLine.service_id,
+                    ClassSession.starts_at == AppointmentLine.starts_at,
+                    ClassSession.status == SCHEDULED,
+                ),
+            )
             .where(AppointmentLine.tenant_id == self.tenant_id)
             .where(AppointmentLine.service_id == service_id)
             .where(AppointmentLine.starts_at >= after)
@@ -433,7 +448,7 @@ class AppointmentRepository(TenantRepository[Appointment]):
             .group_by(
                 AppointmentLine.staff_id, Staff.name, Outlet.timezone, AppointmentLine.starts_at
             )
-            .having(bookings > capacity)
+            .having(bookings > session_capacity)
             .order_by(AppointmentLine.starts_at, Staff.name)
         )
         return [SessionCount(*tuple(row)) for row in await self.execute(stmt)]

@@ -1,10 +1,12 @@
-"""Everything the day view reads, in five queries whatever the day holds.
+"""Everything the day view reads, in six queries whatever the day holds.
 
 The outlet; every line of the outlet's appointments starting that day with its
 appointment, service and customer joined in; the waiting customers of the day's sessions
-that have not started, likewise; the staff (the outlet's active members and whoever
-those lines and entries name); their time off (``scheduling.schedules``). No query per
-staff member, block or customer.
+that have not started, likewise; the timetable's scheduled class sessions of the day with
+their service (so that a class nobody has booked yet still shows, with its own
+capacity); the staff (the outlet's active members and whoever those lines, entries and
+sessions name); their time off (``scheduling.schedules``). No query per staff member,
+block or customer.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from slotbook.booking.models import Appointment, AppointmentLine, WaitlistEntry
-from slotbook.catalog.models import Customer, OutletView, Service, Staff, StaffView
+from slotbook.catalog.models import (
+    ClassSession,
+    Customer,
+    OutletView,
+    Service,
+    Staff,
+    StaffView,
+)
 from slotbook.catalog.repository import OutletRepository
 from slotbook.repository import view_columns
 from slotbook.scheduling import rules
@@ -38,6 +47,7 @@ _DAY_LINES = Query(
         Service.max_parallel_bookings,
         Service.waitlist_enabled,
         Service.waitlist_limit,
+        Service.booking_mode,
         AppointmentLine.starts_at,
         AppointmentLine.ends_at,
         AppointmentLine.status,
@@ -73,6 +83,7 @@ _DAY_WAITING = Query(
         Service.max_parallel_bookings,
         Service.waitlist_enabled,
         Service.waitlist_limit,
+        Service.booking_mode,
         WaitlistEntry.starts_at,
         WaitlistEntry.ends_at,
         WaitlistEntry.id,
@@ -95,6 +106,35 @@ _DAY_WAITING = Query(
     .order_by(
         WaitlistEntry.starts_at, WaitlistEntry.staff_id, WaitlistEntry.service_id, WaitlistEntry.seq
     )
+)
+# The outlet's scheduled class sessions starting in [start, end), booked or not, with
+# their service (a cancelled session holds nobody's time; its cancelled bookings still
+# come with the lines).
+_DAY_CLASSES = Query(
+    sa.select(
+        ClassSession.staff_id,
+        ClassSession.service_id,
+        Service.name,
+        Service.allow_parallel_bookings,
+        Service.max_parallel_bookings,
+        Service.waitlist_enabled,
+        Service.waitlist_limit,
+        Service.booking_mode,
+        ClassSession.starts_at,
+        ClassSession.ends_at,
+        ClassSession.id,
+        ClassSession.capacity,
+    )
+    .join(Service, Service.id == ClassSession.service_id)
+    .where(
+        ClassSession.tenant_id == TENANT_ID,
+        Service.tenant_id == TENANT_ID,
+        ClassSession.outlet_id == sa.bindparam("outlet_id"),
+        ClassSession.status == rules.SCHEDULED,
+        ClassSession.starts_at >= sa.bindparam("start"),
+        ClassSession.starts_at < sa.bindparam("end"),
+    )
+    .order_by(ClassSession.starts_at, ClassSession.staff_id, ClassSession.id)
 )
 # The outlet's active staff, and anyone else its day's lines name (a former member, or
 # one who moved to another outlet), so that no booking goes missing from the desk.
@@ -148,6 +188,18 @@ class DayLine:
 
 
 @dataclass(frozen=True, slots=True)
+class DayClass:
+    """A scheduled session of a timetable class that day, with its own capacity."""
+
+    staff_id: str
+    service: LineService
+    starts_at: datetime
+    ends_at: datetime
+    session_id: str
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True)
 class DayWaiting:
     """A customer waiting for a place in one of the day's sessions."""
 
@@ -184,7 +236,13 @@ class DeskRepository:
             DayLine(
                 staff_id,
                 LineService(
-                    service_id, service_name, parallel, max_parallel, waitlist, waitlist_limit
+                    service_id,
+                    service_name,
+                    parallel,
+                    max_parallel,
+                    waitlist,
+                    waitlist_limit,
+                    booking_mode,
                 ),
                 starts_at,
                 ends_at,
@@ -206,6 +264,7 @@ class DeskRepository:
                 max_parallel,
                 waitlist,
                 waitlist_limit,
+                booking_mode,
                 starts_at,
                 ends_at,
                 status,
@@ -228,7 +287,13 @@ class DeskRepository:
             DayWaiting(
                 staff_id,
                 LineService(
-                    service_id, service_name, parallel, max_parallel, waitlist, waitlist_limit
+                    service_id,
+                    service_name,
+                    parallel,
+                    max_parallel,
+                    waitlist,
+                    waitlist_limit,
+                    booking_mode,
                 ),
                 starts_at,
                 ends_at,
@@ -248,6 +313,7 @@ class DeskRepository:
                 max_parallel,
                 waitlist,
                 waitlist_limit,
+                booking_mode,
                 starts_at,
                 ends_at,
                 entry_id,
@@ -257,6 +323,42 @@ class DeskRepository:
                 customer_name,
                 email,
                 phone,
+            ) in rows
+        ]
+
+    async def classes(self, outlet_id: str, start: datetime, end: datetime) -> list[DayClass]:
+        """The outlet's scheduled class sessions starting in [start, end), by start."""
+        rows = await self._fetch(_DAY_CLASSES, {"outlet_id": outlet_id, "start": start, "end": end})
+        return [
+            DayClass(
+                staff_id,
+                LineService(
+                    service_id,
+                    service_name,
+                    parallel,
+                    max_parallel,
+                    waitlist,
+                    waitlist_limit,
+                    booking_mode,
+                ),
+                starts_at,
+                ends_at,
+                session_id,
+                capacity,
+            )
+            for (
+                staff_id,
+                service_id,
+                service_name,
+                parallel,
+                max_parallel,
+                waitlist,
+                waitlist_limit,
+                booking_mode,
+                starts_at,
+                ends_at,
+                session_id,
+                capacity,
             ) in rows
         ]
 

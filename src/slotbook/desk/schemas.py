@@ -89,13 +89,20 @@ class DeskBlock(BaseModel):
     kind: Literal["class", "appointment"]
     service_id: str
     service_name: str
+    session_id: str | None = Field(
+        description="the scheduled class session of a timetable class (GET "
+        "/class-sessions?...); shown even before anyone books it. Null otherwise"
+    )
     start_time: TimeOfDay
     end_time: TimeOfDay
     taken: int = Field(
         description="spots taken: the party sizes of the bookings holding a place "
         "(cancelled and no-show excluded)"
     )
-    capacity: int = Field(description="1 for a one-to-one service")
+    capacity: int = Field(
+        description="1 for a one-to-one service; a scheduled class session's own capacity "
+        "for a timetable class"
+    )
     spots_left: int
     almost_full: bool
     full: bool

@@ -2,6 +2,8 @@
 
 A block is a session in the rules' sense (one staff member, one service, the same start
 and end): a class session with its roster and its waitlist, or a one-to-one appointment.
+A scheduled session of a timetable class is a block whether or not anyone booked it,
+and its capacity is the session's own (which may differ from the service's).
 Its counts come from ``rules.judge`` over the spots the session's place-holding bookings
 take (their party sizes), the verdict a new booking of that session would get; its
 roster entries carry what each status allows (``rules.can_transition``), so the page
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotbook.desk.repository import DayLine, DayWaiting, DeskRepository, LineService
+from slotbook.desk.repository import DayClass, DayLine, DayWaiting, DeskRepository, LineService
 from slotbook.desk.schemas import (
     DeskBlock,
     DeskDay,
@@ -53,12 +55,22 @@ async def day_view(
     start, end = _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
     lines = await repo.lines(outlet.id, start, end)
     waiting = await repo.waiting(outlet.id, max(start, now), end)
-    named = {line.staff_id for line in lines} | {entry.staff_id for entry in waiting}
+    classes = await repo.classes(outlet.id, start, end)
+    named = (
+        {line.staff_id for line in lines}
+        | {entry.staff_id for entry in waiting}
+        | {item.staff_id for item in classes}
+    )
     staff = await repo.staff(outlet.id, named)
     schedules = await repo.schedules(staff, zone, start, end)
 
     sessions: dict[SessionKey, list[DayLine]] = defaultdict(list)
     services: dict[SessionKey, LineService] = {}
+    scheduled: dict[SessionKey, DayClass] = {}
+    for item in classes:  # a scheduled class shows before anyone books it
+        key = (item.staff_id, item.service.id, item.starts_at, item.ends_at)
+        scheduled[key] = item
+        services[key] = item.service
     for line in lines:  # by start already
         key = (line.staff_id, line.service.id, line.starts_at, line.ends_at)
         sessions[key].append(line)
@@ -72,7 +84,15 @@ async def day_view(
     # By start: a session whose bookings all left may still have customers waiting.
     for key in sorted(services, key=lambda k: (k[2], k[3], k[1])):
         blocks[key[0]].append(
-            _block(key, services[key], sessions.get(key, []), lines_up.get(key, []), zone, now)
+            _block(
+                key,
+                services[key],
+                sessions.get(key, []),
+                lines_up.get(key, []),
+                scheduled.get(key),
+                zone,
+                now,
+            )
         )
 
     day_start = datetime.combine(day, time())
@@ -112,6 +132,7 @@ def _block(
     service: LineService,
     booked: Sequence[DayLine],
     waiting: Sequence[DayWaiting],
+    scheduled: DayClass | None,
     zone: ZoneInfo,
     now: datetime,
 ) -> DeskBlock:
@@ -123,8 +144,13 @@ def _block(
         key=lambda e: (not e.holds_place, e.customer_name.casefold(), e.appointment_id),
     )
     taken = sum(entry.party_size for entry in roster if entry.holds_place)
-    # What a further booking of this very session would be told: the rules' own count.
-    verdict = rules.judge(policy, rules.Occupancy(taken, False, False), True, False)
+    # What a further booking of this very session would be told: the rules' own count,
+    # against the scheduled session's own capacity for a timetable class. (A timetable
+    # block with no scheduled session - its session was cancelled - takes nobody more.)
+    session_capacity = scheduled.capacity if scheduled is not None else None
+    held = rules.Occupancy(taken, False, False, session_capacity=session_capacity)
+    verdict = rules.judge(policy, held, True, False)
+    bookable = not (policy.timetable and scheduled is None)
     start_clock, end_clock = local_clock(starts_at, zone)[1], local_clock(ends_at, zone)[1]
     when = f"{start_clock:%H:%M}-{end_clock:%H:%M}"
     if is_class:
@@ -138,6 +164,7 @@ def _block(
         kind="class" if policy.allow_parallel_bookings else "appointment",
         service_id=service_id,
         service_name=service.name,
+        session_id=scheduled.session_id if scheduled is not None else None,
         start_time=start_clock,
         end_time=end_clock,
         taken=taken,
@@ -149,6 +176,7 @@ def _block(
         roster=roster,
         waitlist_enabled=waitlist_enabled,
         can_add_to_waitlist=waitlist_enabled
+        and bookable
         and not rules.has_started(starts_at, now)
         and (limit is None or len(waiting) < limit),
         waitlist=[

@@ -94,6 +94,10 @@ async def outlet_page(store: Front, session: SessionDep) -> OutletPage:
     response_model=SlotsOut,
     responses=responses(NotFound, InvalidInput, TooManyRequests),
     summary="Upcoming slots of a service, labelled for display",
+    description="For an open service, the starts inside working hours; for a timetable "
+    "class (`booking_mode` timetable on the outlet page), exactly its scheduled sessions, "
+    "each with its instructor and its own spots left (the page shows them as a week of "
+    "classes).",
 )
 async def slots(
     store: Front,
@@ -112,6 +116,9 @@ async def slots(
     response_model=BookingOut,
     responses=responses(NotFound, InvalidInput, Conflict, TooManyRequests, ServiceBusy),
     summary="Book a slot as a customer (found by email, or created)",
+    description="At a start the slots listing offers (any other start is 422 naming "
+    "`start_time`). A timetable class books only at its scheduled sessions, exactly as a "
+    "slot: any other time or instructor is 409 `not_scheduled`.",
 )
 async def book(
     request: Request,

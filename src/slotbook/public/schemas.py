@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -37,6 +37,11 @@ class PublicService(BaseModel):
     capacity: int | None = Field(description="places per session; null for one-to-one")
     has_waitlist: bool = Field(
         description="customers may join a waitlist for a full session of this class"
+    )
+    booking_mode: Literal["open", "timetable"] = Field(
+        description="open: any time the slots listing offers; timetable: only the class's "
+        "scheduled sessions (the slots listing lists exactly those, each with its own "
+        "capacity), shown as a week of classes"
     )
 
 

@@ -31,6 +31,7 @@ from slotbook.booking.schemas import (
     WaitlistEntryOut,
     WaitlistJoin,
 )
+from slotbook.booking.service.errors import NotScheduled
 from slotbook.booking.service.queries import appointment_lines, find_appointment
 from slotbook.catalog import service as catalog
 from slotbook.catalog.models import Outlet, Service
@@ -130,6 +131,7 @@ def public_service(service: Service) -> PublicService:
         is_class=service.allow_parallel_bookings,
         capacity=service.max_parallel_bookings if service.allow_parallel_bookings else None,
         has_waitlist=service.allow_parallel_bookings and service.waitlist_enabled,
+        booking_mode="timetable" if service.timetable else "open",
     )
 
 
@@ -275,7 +277,10 @@ async def _offered_start(
     data: BookingIn | WaitlistIn,
     now: datetime,
 ) -> None:
-    """Customers book the starts the page offers, not any minute staff could enter."""
+    """Customers book the starts the page offers, not any minute staff could enter.
+
+    A timetable class offers exactly its scheduled sessions: any other time (or another
+    instructor's) is the booking engine's own refusal, 409 ``not_scheduled``."""
     _within_horizon(front.outlet, now, data.date, "date")
     staff = await catalog.find_staff(session, front.tenant.id, data.staff_id)
     if staff is None or staff.outlet_id != front.outlet.id:
@@ -285,6 +290,8 @@ async def _offered_start(
         slot.staff.staff_id == staff.id and slot.times.start_time == data.start_time
         for slot in grid.get(data.date, ())
     ):
+        if service.timetable:
+            raise NotScheduled()
         raise InvalidInput(
             "start_time: not a start offered for this service and staff member",
             field="start_time",

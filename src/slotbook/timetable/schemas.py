@@ -97,7 +97,7 @@ class UnmovedBooking(BaseModel):
 
 class ScheduleChangeOut(BaseModel):
     schedule: ScheduleOut
-    changed_sessions: int
+    changed_sessions: int = Field(description="sessions whose time, instructor or capacity changed")
     moved_appointments: list[str]
     unmoved_appointments: list[UnmovedBooking] = Field(
         description="bookings that could not follow their session and stay as they were"

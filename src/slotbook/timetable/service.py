@@ -509,12 +509,18 @@ async def change_schedule(
     if last_date is not None and last_date < schedule.first_date:
         raise InvalidInput("last_date: must not be before first_date", field="last_date")
     repo = SessionRepository(session, ctx.tenant_id)
-    affected = await repo.of_schedule(schedule.id, from_date=data.from_date, after=ctx.now)
+    # A new end before from_date ends the schedule there too: the sessions between the
+    # two are past the end (they go, or are kept when booked) though nothing else
+    # changes for them.
+    scope_from = data.from_date
+    if "last_date" in changes and last_date is not None:
+        scope_from = min(scope_from, last_date + timedelta(days=1))
+    affected = await repo.of_schedule(schedule.id, from_date=scope_from, after=ctx.now)
     locked = sorted({schedule.staff_id, staff_id} | {s.staff_id for s in affected})
     result: dict[str, Any] = {}
 
     async def decide_and_write() -> None:
-        current = await repo.of_schedule(schedule.id, from_date=data.from_date, after=ctx.now)
+        current = await repo.of_schedule(schedule.id, from_date=scope_from, after=ctx.now)
         if any(s.staff_id not in locked for s in current):
             raise SessionChanged()
         result.update(
@@ -629,8 +635,7 @@ async def _apply_change(
     if events:
         await repo.record(events)
     return {
-        "changed_sessions": len(plans)
-        + (sum(1 for s in staying if capacity is not None) if not plans else 0),
+        "changed_sessions": len({event["session_id"] for event in events}),
         "moved_appointments": moved,
         "unmoved_appointments": [_unmoved(u) for u in unmoved],
         "kept_sessions": kept,

@@ -131,7 +131,7 @@ async def capacity_warnings(
     for found in await repo.overfull_sessions(service_id, capacity, now):
         local_start = found.starts_at.astimezone(ZoneInfo(found.timezone))
         warnings.append(
-            f"Note: {found.bookings} bookings exist but capacity is now {capacity} "
+            f"Note: {found.bookings} bookings exist but capacity is now {found.capacity} "
             f"({local_start:%Y-%m-%d %H:%M} {found.staff_name})"
         )
     return warnings

@@ -110,10 +110,13 @@ async def move_session_bookings(
 
     Call after the sessions' own rows changed (they hold the new times now). Each
     booking is decided at its new session, oldest booking first, as a booking of its
-    party would be there (not counting itself); one the rules refuse (a smaller
-    capacity, say) stays where it was and is answered in the second list. Waiting
-    entries follow with their order. Promotes waiting customers into spots a larger
-    capacity opened.
+    party would be there (not counting itself); one the rules refuse stays where it was
+    and is answered in the second list. A booking keeps the place it already holds
+    though its session is now over capacity (a smaller capacity set in the same change,
+    or a session already over-full): left behind, it would lie at a time with no class
+    and hold its instructor there; the caller warns of over-full sessions instead.
+    Waiting entries follow with their order. Promotes waiting customers into spots a
+    larger capacity opened.
     """
     repo = AppointmentRepository(session, ctx.tenant_id)
     if not changes:
@@ -156,7 +159,7 @@ async def move_session_bookings(
                 schedules[new.staff_id],
                 ctx.now,
             )
-            if not decision.allowed:
+            if not decision.allowed and decision.reason is not rules.Reason.CAPACITY_REACHED:
                 unmoved.append(Unmoved(appointment.id, change.session_id, decision.reason.value))
                 continue
             staff_lines.append(

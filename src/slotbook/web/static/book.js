@@ -1,5 +1,8 @@
 // The public booking page: choose a service, a time, give your details and the number
 // of people, book - or, for a full class with a waitlist, join its waitlist.
+// A timetable class (the service's data-mode) shows as a week of classes, Monday to
+// Sunday: each scheduled session with its time, instructor and places; it is booked
+// exactly as a slot is.
 "use strict";
 
 (function () {
@@ -11,6 +14,9 @@
   const state = {
     serviceId: null,
     serviceName: "",
+    mode: "open", // "timetable": the week of classes
+    weekStart: null, // the Monday of the week of classes shown (YYYY-MM-DD)
+    loadSeq: 0, // a later load wins over an earlier one still under way
     startDate: null, // first day shown (YYYY-MM-DD); null = today at the outlet
     firstDate: null, // today at the outlet, as the server answered
     slot: null,
@@ -61,11 +67,13 @@
 
   // Slots
 
+  const timetable = () => state.mode === "timetable";
+
   function slotButton(slot, day) {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "slot";
+    button.className = timetable() ? "slot class-session" : "slot";
     button.dataset.date = day;
     button.dataset.start = slot.start_time;
     button.dataset.staff = slot.staff_name;
@@ -85,7 +93,9 @@
       mark = "\u2715 ";
       waitlist = document.createElement("span");
       waitlist.className = "slot-waitlist";
-      waitlist.textContent = `Join the waitlist (${waitingText(slot.waitlist_length)})`;
+      waitlist.textContent = timetable()
+        ? `Join waitlist (${waitingText(slot.waitlist_length)})`
+        : `Join the waitlist (${waitingText(slot.waitlist_length)})`;
     } else if (!slot.bookable) {
       button.disabled = true;
       button.classList.add(slot.label === "Full" ? "full" : "unavailable");
@@ -119,27 +129,104 @@
     return count === 1 ? "1 person waiting" : `${count} people waiting`;
   }
 
+  // The Monday of a date's week (dates as UTC midnights: no browser zone shifts them).
+  function mondayOf(isoDate) {
+    const weekday = (new Date(`${isoDate}T00:00:00Z`).getUTCDay() + 6) % 7;
+    return addDays(isoDate, -weekday);
+  }
+
   async function loadSlots() {
     if (!state.serviceId) return;
+    const seq = ++state.loadSeq;
     const status = $("slots-status");
-    status.textContent = "Loading times\u2026";
+    status.textContent = timetable() ? "Loading classes\u2026" : "Loading times\u2026";
     const params = new URLSearchParams({ service_id: state.serviceId, days: "7" });
-    if (state.startDate) params.set("start_date", state.startDate);
+    // A week of classes asks from its Monday; the server starts no earlier than today.
+    const from = timetable() ? state.weekStart : state.startDate;
+    if (from) params.set("start_date", from);
     let response;
     try {
       response = await fetch(`${api}/slots?${params}`, { headers: { Accept: "application/json" } });
     } catch (e) {
-      status.textContent = "Could not load times. Check your connection and try again.";
+      if (seq === state.loadSeq) {
+        status.textContent = "Could not load times. Check your connection and try again.";
+      }
       return;
     }
+    if (seq !== state.loadSeq) return; // another service or week was chosen meanwhile
     if (!response.ok) {
       status.textContent = await errorMessage(response);
       return;
     }
     const body = await response.json();
+    if (seq !== state.loadSeq) return;
     if (state.firstDate === null) state.firstDate = body.start_date;
+    if (timetable()) {
+      if (state.weekStart === null) state.weekStart = mondayOf(body.start_date);
+      renderWeek(body);
+      return;
+    }
     state.startDate = body.start_date;
     renderSlots(body);
+  }
+
+  // The week of classes: seven days from Monday, each with its scheduled sessions (the
+  // slots listing of a timetable class lists exactly those). Days before today show
+  // nothing to book.
+  function renderWeek(body) {
+    const byDate = new Map(body.days.map((day) => [day.date, day.slots]));
+    const week = document.createElement("div");
+    week.className = "week";
+    let open = 0;
+    let listed = 0;
+    for (let offset = 0; offset < 7; offset += 1) {
+      const date = addDays(state.weekStart, offset);
+      const section = document.createElement("section");
+      section.className = "week-day";
+      section.dataset.date = date;
+      const heading = document.createElement("h3");
+      const weekday = document.createElement("span");
+      weekday.className = "week-day-name";
+      weekday.textContent = longDate(date).split(" ")[0];
+      const dayMonth = document.createElement("span");
+      dayMonth.className = "week-day-date";
+      dayMonth.textContent = longDate(date).split(" ").slice(1).join(" ");
+      heading.append(weekday, " ", dayMonth);
+      section.append(heading);
+      const slots = byDate.get(date);
+      if (date < state.firstDate || slots === undefined) {
+        section.classList.add("past");
+        section.append(noClasses(date < state.firstDate ? "Past" : "No classes"));
+      } else if (slots.length === 0) {
+        section.append(noClasses("No classes"));
+      } else {
+        const list = document.createElement("ul");
+        list.className = "slot-list class-list";
+        for (const slot of slots) {
+          list.append(slotButton(slot, date));
+          listed += 1;
+          open += slot.bookable || slot.waitlist_open ? 1 : 0;
+        }
+        section.append(list);
+      }
+      week.append(section);
+    }
+    $("slots").replaceChildren(week);
+    const sunday = addDays(state.weekStart, 6);
+    $("week-label").textContent = `Week of ${longDate(state.weekStart)} - ${longDate(sunday)}`;
+    $("prev-week").disabled = state.weekStart <= mondayOf(state.firstDate);
+    const classes = (n) => (n === 1 ? "1 class" : `${n} classes`);
+    $("slots-status").textContent = !listed
+      ? `No ${state.serviceName} classes this week. Try the next week.`
+      : `${classes(listed)} of ${state.serviceName} this week, ${open} open to book or ` +
+        `to join the waitlist. Times in ${body.timezone}.`;
+  }
+
+  function noClasses(text) {
+    const none = document.createElement("p");
+    none.className = "no-slots";
+    none.textContent = text;
+    return none;
   }
 
   function renderSlots(body) {
@@ -321,6 +408,8 @@
   function selectService(input) {
     state.serviceId = input.value;
     state.serviceName = input.dataset.name;
+    state.mode = input.dataset.mode === "timetable" ? "timetable" : "open";
+    state.weekStart = null;
     state.startDate = null;
     state.firstDate = null;
     state.slot = null;
@@ -328,6 +417,11 @@
     $("confirmation").hidden = true;
     $("waitlist-confirmation").hidden = true;
     $("slots-section").hidden = false;
+    $("step-time").textContent = timetable() ? "2. Choose a class" : "2. Choose a time";
+    $("prev-week").textContent = timetable() ? "\u2190 Previous week" : "\u2190 Earlier";
+    $("next-week").textContent = timetable() ? "Next week \u2192" : "Later \u2192";
+    $("slots").replaceChildren();
+    $("week-label").textContent = "";
     loadSlots();
   }
 
@@ -335,11 +429,23 @@
     input.addEventListener("change", () => selectService(input));
   }
   $("prev-week").addEventListener("click", () => {
+    if (timetable()) {
+      state.weekStart = addDays(state.weekStart, -7);
+      const first = mondayOf(state.firstDate);
+      if (state.weekStart < first) state.weekStart = first;
+      loadSlots();
+      return;
+    }
     state.startDate = addDays(state.startDate, -7);
     if (state.startDate < state.firstDate) state.startDate = state.firstDate;
     loadSlots();
   });
   $("next-week").addEventListener("click", () => {
+    if (timetable()) {
+      state.weekStart = addDays(state.weekStart, 7);
+      loadSlots();
+      return;
+    }
     state.startDate = addDays(state.startDate, 7);
     loadSlots();
   });

@@ -156,8 +156,9 @@
   }
 
   // Blocks whose every booking was cancelled or missed hold nobody: not drawn, unless
-  // someone still waits for a place.
-  const drawn = (block) => block.taken > 0 || block.waitlist.length > 0;
+  // someone still waits for a place, or it is a scheduled class session (drawn before
+  // anyone books it: 0/12).
+  const drawn = (block) => block.taken > 0 || block.waitlist.length > 0 || !!block.session_id;
   const people = (count) => (count === 1 ? "1 person" : `${count} people`);
 
   // Drawing the day
@@ -308,6 +309,7 @@
       (block.kind === "class" ? `${block.taken}/${block.capacity} booked` : `${block.taken} booked`) +
       waiting;
     list.replaceChildren(...block.roster.map((entry) => rosterItem(entry, block)));
+    if (!block.roster.length) list.append(el("li", { className: "muted" }, "Nobody has booked yet."));
     $("waitlist-area").replaceChildren(...waitlistArea(member, block));
     loadEmails(block);
   }
