@@ -144,7 +144,10 @@ def test_redoc_renders_offline(offline: Offline, server: LiveServer) -> None:
     expect(page.locator("[role=menuitem]", has_text="Healthz").first).to_be_attached()
     expect(page.locator("h2", has_text="Readyz").first).to_be_attached()
     page.get_by_placeholder("Search...").fill("readyz")
-    expect(page.get_by_role("search").get_by_role("menuitem", name="Readyz")).to_be_visible()
+    # The search index is built in a worker after the layout; a larger schema takes longer.
+    expect(page.get_by_role("search").get_by_role("menuitem", name="Readyz")).to_be_visible(
+        timeout=30_000
+    )
     shoot(page, "docs_redoc_offline.png")
     # ReDoc's sidebar logo is refused by the page's Content-Security-Policy before any
     # request leaves, so nothing reaches the blocking route either.
