@@ -496,3 +496,50 @@ async def test_booking_a_timetable_class_outside_its_sessions_is_409_not_schedul
         f"{place.base}/bookings", json=booking_body(place.massage, place.maya, start="10:07")
     )
     assert (odd.status_code, odd.json()["field"]) == (422, "start_time")
+
+
+async def test_a_customer_books_the_next_four_classes_in_one_go(
+    api: Api, public: httpx.AsyncClient
+) -> None:
+    place, plan = await timetable_studio(api)
+    body = {
+        **booking_body(place.vinyasa, place.maya, start="18:00", date="2026-12-09"),
+        "count": 4,
+    }
+    booked = await public.post(f"{place.base}/series-bookings", json=body)
+    assert booked.status_code == 201, booked.text
+    answer = booked.json()
+    assert (answer["booked"], answer["refused"]) == (4, 0)
+    assert [r["date"] for r in answer["results"]] == [
+        "2026-12-09",
+        "2026-12-11",
+        "2026-12-14",
+        "2026-12-16",
+    ]
+    # Each place has its own private link, showing that booking.
+    link = answer["results"][1]["manage_path"]
+    token = link.rsplit("/", 1)[1]
+    mine = await public.get(f"/api/v1/public/bookings/{token}")
+    assert (mine.json()["date"], mine.json()["start_time"]) == ("2026-12-11", "18:00:00")
+    sessions = await api.get("/class-sessions", params={"schedule_id": plan["id"], "limit": 6})
+    assert [s["booked"] for s in sessions["items"]] == [0, 1, 1, 1, 1, 0]
+
+    # The same customer again, all or nothing: they hold those places already, so no
+    # session is booked twice and the answer says why for each.
+    again = await public.post(f"{place.base}/series-bookings", json=body)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "series_unavailable"
+    assert {r["code"] for r in again.json()["results"]} == {"already_booked"}
+    assert set(again.json()["results"][0]) == {"date", "start_time", "result", "code"}
+
+    # A time that is not a session, and an open service, are refused.
+    wrong = await public.post(
+        f"{place.base}/series-bookings",
+        json={**body, "start_time": "17:00"},
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (409, "not_scheduled")
+    open_service = await public.post(
+        f"{place.base}/series-bookings",
+        json={**booking_body(place.massage, place.maya, start="10:00"), "count": 2},
+    )
+    assert (open_service.status_code, open_service.json()["field"]) == (422, "service_id")

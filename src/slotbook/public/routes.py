@@ -29,6 +29,8 @@ from slotbook.public.schemas import (
     BookingOut,
     OutletPage,
     PartySizeChange,
+    SeriesIn,
+    SeriesOut,
     SlotsOut,
     WaitlistIn,
     WaitlistOut,
@@ -138,6 +140,28 @@ async def book(
         mail_to_files=not request.app.state.settings.smtp_host,
     )
     return JSONResponse(body, status_code=status)
+
+
+@router.post(
+    "/{tenant_slug}/outlets/{outlet_id}/series-bookings",
+    status_code=201,
+    response_model=SeriesOut,
+    responses=responses(NotFound, InvalidInput, Conflict, TooManyRequests, ServiceBusy),
+    summary="Book a weekly class from one of its sessions on (customer found by email, or created)",
+    description="The session named by `staff_id`, `date` and `start_time` and the next "
+    "ones of its timetable: `count` of them, or all remaining. `mode: all_or_nothing` "
+    "books every one or none (409 `series_unavailable` with each session's `result`); "
+    "`available` books each that has room and, with `waitlist`, waits in line for full "
+    "ones. Each booked place and waiting entry has its private `manage_path`.",
+)
+async def book_series(
+    request: Request,
+    data: SeriesIn,
+    store: Front,
+    ctx: Annotated[BookingContext, Depends(public_context)],
+    session: SessionDep,
+) -> SeriesOut:
+    return await service.book_series(session, ctx, store, data, secret=request.app.state.secret_key)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
 
 from slotbook.booking.schemas import PartySize
 from slotbook.catalog.schemas import Phone
@@ -105,6 +105,49 @@ class BookingIn(BaseModel):
     email: Email
     phone: Phone | None = None
     party_size: PartySize = 1
+
+
+class SeriesIn(BaseModel):
+    """A weekly class booked from one of its sessions on: that session and the following
+    ones of its timetable, as one customer (found by email, or created)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_id: Id
+    staff_id: Id
+    date: date
+    start_time: MinuteTime
+    name: Name
+    email: Email
+    phone: Phone | None = None
+    party_size: PartySize = 1
+    count: Annotated[StrictInt, Field(ge=1, le=52)] | None = Field(
+        default=None, description="sessions to book, this one included; omitted: all remaining"
+    )
+    mode: Literal["all_or_nothing", "available"] = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: every session or none; available: each that has room",
+    )
+    waitlist: bool = Field(
+        default=False, description="with mode available: wait for a place in full sessions"
+    )
+
+
+class SeriesItemOut(BaseModel):
+    date: date
+    start_time: TimeOfDay
+    result: Literal["booked", "waitlisted", "refused"]
+    code: str | None = None
+    manage_path: str | None = Field(
+        default=None, description="the booking's or waitlist entry's private link"
+    )
+
+
+class SeriesOut(BaseModel):
+    booked: int
+    waitlisted: int
+    refused: int
+    results: list[SeriesItemOut]
 
 
 class WaitlistIn(BaseModel):

@@ -60,13 +60,18 @@ from slotbook.public.schemas import (
     PublicPrice,
     PublicService,
     PublicSlot,
+    SeriesIn,
+    SeriesItemOut,
+    SeriesOut,
     SlotsOut,
     WaitlistIn,
     WaitlistOut,
 )
 from slotbook.scheduling import rules
-from slotbook.scheduling.local import local_clock, zone_of
+from slotbook.scheduling.local import local_clock, start_instant, zone_of
 from slotbook.storage import Database
+from slotbook.timetable import service as timetable
+from slotbook.timetable.schemas import SeriesBooking
 
 CUSTOMER = booking.Actor("customer")
 MAX_DAYS = 14
@@ -299,7 +304,7 @@ async def _offered_start(
 
 
 async def _customer_id(
-    session: AsyncSession, ctx: booking.BookingContext, data: BookingIn | WaitlistIn
+    session: AsyncSession, ctx: booking.BookingContext, data: BookingIn | WaitlistIn | SeriesIn
 ) -> str:
     """The tenant's customer with this email, else a new one. An existing customer's
     details are never changed from the public page."""
@@ -358,6 +363,68 @@ async def book(
         session, read_token(secret, token), ctx.now, mail_to_files=mail_to_files
     )
     return 201, view.model_dump(mode="json")
+
+
+async def book_series(
+    session: AsyncSession,
+    ctx: booking.BookingContext,
+    front: Storefront,
+    data: SeriesIn,
+    *,
+    secret: str,
+) -> SeriesOut:
+    """Book a timetable class from one of its sessions on (that session and the next
+    ones of its schedule), as the staff API's series booking does; every booked place
+    and waiting entry gets its private link."""
+    service = await _bookable_service(session, front, data.service_id)
+    if not service.timetable:
+        raise InvalidInput(
+            "service_id: only a class on the timetable is booked as a series", field="service_id"
+        )
+    starts_at = start_instant(data.date, data.start_time, zone_of(front.outlet), "start_time")
+    found = await timetable.session_at(
+        session, front.tenant.id, service.id, data.staff_id, starts_at
+    )
+    if found is None:
+        raise NotScheduled()
+    customer_id = await _customer_id(session, ctx, data)
+    notes = f"Booked online by {data.name}" + (f", phone {data.phone}" if data.phone else "")
+    request = SeriesBooking(
+        customer_id=customer_id,
+        count=data.count,
+        from_date=found.session_date,
+        party_size=data.party_size,
+        mode=data.mode,
+        waitlist=data.waitlist,
+        notes=notes,
+    )
+    try:
+        answer = await timetable.book_schedule(session, ctx, found.schedule_id, request)
+    except timetable.SeriesUnavailable as exc:
+        results = [
+            {name: item[name] for name in ("date", "start_time", "result", "code")}
+            for item in exc.extra.get("results", [])
+        ]
+        raise Conflict(exc.detail, code=exc.code, results=results) from None
+    items = []
+    for item in answer.results:
+        path = None
+        if item.appointment_id is not None:
+            path = manage_path(booking_token(secret, front.tenant.id, item.appointment_id))
+        elif item.waitlist_entry_id is not None:
+            path = waitlist_path(waitlist_token(secret, front.tenant.id, item.waitlist_entry_id))
+        items.append(
+            SeriesItemOut(
+                date=item.date,
+                start_time=item.start_time,
+                result=item.result,
+                code=item.code,
+                manage_path=path,
+            )
+        )
+    return SeriesOut(
+        booked=answer.booked, waitlisted=answer.waitlisted, refused=answer.refused, results=items
+    )
 
 
 # The customer's own booking

@@ -118,6 +118,16 @@ class SessionRepository(TenantRepository[ClassSession]):
             stmt = stmt.limit(limit)
         return list((await self.execute(stmt)).scalars())
 
+    async def at(self, service_id: str, staff_id: str, starts_at: datetime) -> ClassSession | None:
+        """The scheduled session of a service with this instructor at this start."""
+        stmt = self.base_query().where(
+            ClassSession.service_id == service_id,
+            ClassSession.staff_id == staff_id,
+            ClassSession.starts_at == starts_at,
+            ClassSession.status == SCHEDULED,
+        )
+        return (await self.execute(stmt)).scalars().first()
+
     async def laid_out_dates(self, schedule_id: str, start: date, end: date) -> set[date]:
         """Occurrence dates of a schedule that already have a session (any status)."""
         stmt = sa.select(ClassSession.occurrence_date).where(

@@ -237,6 +237,13 @@ async def session_history(
     )
 
 
+async def session_at(
+    session: AsyncSession, tenant_id: str, service_id: str, staff_id: str, starts_at: datetime
+) -> ClassSession | None:
+    """The scheduled session a booking at this instructor and start would take."""
+    return await SessionRepository(session, tenant_id).at(service_id, staff_id, starts_at)
+
+
 # Placing sessions
 
 
