@@ -313,51 +313,91 @@ def compute_timetable(
     """A timetable service's grid: exactly its scheduled sessions in the range (nothing
     else books), each judged as booking it now would be, with its own capacity.
 
-    Sessions are few (a class a day, not a slot every quarter hour), so each is judged
-    through ``rules.occupancy`` and ``rules.judge`` directly, with working hours and
-    time off checked by ``within_schedule`` as booking checks them.
+    Each session is judged through ``rules.occupancy`` and ``rules.judge``, with working
+    hours and time off checked by ``within_schedule`` as booking checks them. A month of
+    a busy studio has hundreds of sessions but few distinct situations, so, as in
+    ``compute_grid``, the work is shared: the instants and local clocks of a start and
+    end once per request (instructors teaching at the same time share them), the
+    schedule check once per schedule group and times, and the verdict once per layout
+    of the lines around the session relative to its start (``occupancy`` compares
+    instants only with each other), whether it has started, whether it lies within
+    schedule and its waiting entries.
     """
     wanted = set(days)
     by_day: dict[date, dict[tuple[time, time], StartColumns]] = {day: {} for day in days}
     parallel = policy.allow_parallel_bookings
+    service_id = policy.service_id
+    # (start, end) in epoch seconds -> its instants, local day and clocks, or None when
+    # the session starts outside the range
+    timings: dict[tuple[int, int], tuple[datetime, datetime, date, tuple[time, time]] | None] = {}
+    within: dict[tuple[int, int, int], bool] = {}
+    verdicts: dict[tuple[tuple[SessionSignature, ...], bool, bool, int | None], SlotVerdict] = {}
     for member in members:  # in name order, which each start's list keeps
         sessions = member.sessions
+        signatures = sessions.signatures
+        if not signatures:
+            continue
+        session_starts = sessions.starts
         reach = sessions.longest
-        for service_id, starts_epoch, ends_epoch, _spots, capacity in sessions.signatures:
-            if service_id != policy.service_id or capacity is None:
+        group = member.schedule_group
+        waiting_of = member.waiting
+        for signature in signatures:
+            if signature[4] is None or signature[0] != service_id:
                 continue
-            starts_at = datetime.fromtimestamp(starts_epoch, UTC)
-            ends_at = datetime.fromtimestamp(ends_epoch, UTC)
-            local_start = starts_at.astimezone(zone)
-            if local_start.date() not in wanted:
-                continue
-            low = bisect_right(sessions.starts, starts_epoch - reach)
-            high = bisect_left(sessions.starts, ends_epoch, low)
-            held = rules.occupancy(
-                rules.Candidate(policy, starts_at, ends_at), sessions.lines(low, high)
-            )
-            decision = rules.judge(
-                policy,
-                held,
-                within_hours=rules.within_schedule(member.schedule, starts_at, ends_at),
-                in_past=rules.has_started(starts_at, now),
-            )
-            waiting = None if member.waiting is None else member.waiting.get(starts_epoch, 0)
-            verdict = schemas.slot_verdict(
-                decision.allowed,
-                parallel,
-                decision.available_capacity if parallel else None,
-                decision.max_capacity if parallel else None,
-                waiting,
-            )
-            clocks = (local_start.time().replace(tzinfo=None), ends_at.astimezone(zone).time())
-            columns = by_day[local_start.date()].get(clocks)
-            if columns is None:
-                columns = by_day[local_start.date()][clocks] = (
-                    schemas.slot_times(*clocks),
-                    [],
-                    [],
+            starts_epoch, ends_epoch = signature[1], signature[2]
+            instants = (starts_epoch, ends_epoch)
+            if instants in timings:
+                timing = timings[instants]
+            else:
+                starts_at = datetime.fromtimestamp(starts_epoch, UTC)
+                ends_at = datetime.fromtimestamp(ends_epoch, UTC)
+                local_start = starts_at.astimezone(zone)
+                day = local_start.date()
+                timing = timings[instants] = (
+                    (
+                        starts_at,
+                        ends_at,
+                        day,
+                        (local_start.time().replace(tzinfo=None), ends_at.astimezone(zone).time()),
+                    )
+                    if day in wanted
+                    else None
                 )
+            if timing is None:
+                continue
+            starts_at, ends_at, day, clocks = timing
+            schedule_key = (group, starts_epoch, ends_epoch)
+            within_hours = within.get(schedule_key)
+            if within_hours is None:
+                within_hours = within[schedule_key] = rules.within_schedule(
+                    member.schedule, starts_at, ends_at
+                )
+            low = bisect_right(session_starts, starts_epoch - reach)
+            high = bisect_left(session_starts, ends_epoch, low)
+            waiting = None if waiting_of is None else waiting_of.get(starts_epoch, 0)
+            in_past = rules.has_started(starts_at, now)
+            layout = tuple(
+                (line_service, line_start - starts_epoch, line_end - starts_epoch, spots, cap)
+                for line_service, line_start, line_end, spots, cap in signatures[low:high]
+            )
+            key = (layout, in_past, within_hours, waiting)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                held = rules.occupancy(
+                    rules.Candidate(policy, starts_at, ends_at), sessions.lines(low, high)
+                )
+                decision = rules.judge(policy, held, within_hours=within_hours, in_past=in_past)
+                verdict = verdicts[key] = schemas.slot_verdict(
+                    decision.allowed,
+                    parallel,
+                    decision.available_capacity if parallel else None,
+                    decision.max_capacity if parallel else None,
+                    waiting,
+                )
+            starts = by_day[day]
+            columns = starts.get(clocks)
+            if columns is None:
+                columns = starts[clocks] = (schemas.slot_times(*clocks), [], [])
             columns[1].append(member.staff)
             columns[2].append(verdict)
     return {

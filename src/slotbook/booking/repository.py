@@ -304,6 +304,27 @@ class AppointmentRepository(TenantRepository[Appointment]):
                 found[key].append((appointment, line))
         return found
 
+    async def cancel_many(self, appointment_ids: Sequence[str], at: datetime, reason: str) -> None:
+        """Cancel these appointments and their lines: two statements for any number (a
+        cancelled class)."""
+        if not appointment_ids:
+            return
+        ids = sorted(set(appointment_ids))
+        cancelled = "cancelled"
+        await self.execute(
+            sa.update(Appointment)
+            .where(Appointment.tenant_id == self.tenant_id, Appointment.id.in_(ids))
+            .values(status=cancelled, cancelled_at=at, cancel_reason=reason)
+        )
+        await self.execute(
+            sa.update(AppointmentLine)
+            .where(
+                AppointmentLine.tenant_id == self.tenant_id,
+                AppointmentLine.appointment_id.in_(ids),
+            )
+            .values(status=cancelled)
+        )
+
     async def set_line_status(self, appointment_id: str, status: str) -> None:
         await self.execute(
             sa.update(AppointmentLine)

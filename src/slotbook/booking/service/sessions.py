@@ -66,22 +66,17 @@ async def cancel_session_bookings(
     each customer is told (the "cancelled" events). Answers the appointments' ids."""
     repo = AppointmentRepository(session, ctx.tenant_id)
     booked = (await repo.bookings_of_sessions([key])).get(key, [])
-    events: list[NewEvent] = []
-    for appointment, line in booked:
-        previous = appointment.status
-        appointment.status = CANCELLED
-        appointment.cancelled_at = ctx.now
-        appointment.cancel_reason = reason
-        line.status = CANCELLED
-        events.append(
-            NewEvent(
-                appointment.id,
-                CANCELLED,
-                ctx.now,
-                ctx.actor,
-                {"from_status": previous, "reason": reason, "class_session_id": session_id},
-            )
+    events = [
+        NewEvent(
+            appointment.id,
+            CANCELLED,
+            ctx.now,
+            ctx.actor,
+            {"from_status": appointment.status, "reason": reason, "class_session_id": session_id},
         )
+        for appointment, _line in booked
+    ]
+    await repo.cancel_many([appointment.id for appointment, _ in booked], ctx.now, reason)
     waitlist = WaitlistRepository(session, ctx.tenant_id)
     waiting = (await waitlist.waiting_of_sessions([key])).get(key, [])
     for entry in waiting:
