@@ -164,7 +164,9 @@ def shop(server: LiveServer, staff_api: Staff) -> Shop:
     )
 
 
-def book_through_api(shop: Shop, service: dict[str, Any], start: str, count: int) -> None:
+def book_through_api(
+    shop: Shop, service: dict[str, Any], start: str, count: int, day: date | None = None
+) -> None:
     outlet_id = shop.page_url.rsplit("/", 1)[-1]
     staff = shop.api.call("GET", "/staff", params={"outlet_id": outlet_id})["items"]
     member = next(s for s in staff if service["id"] in s["service_ids"])
@@ -181,7 +183,7 @@ def book_through_api(shop: Shop, service: dict[str, Any], start: str, count: int
             {
                 "outlet_id": outlet_id,
                 "customer_id": customer["id"],
-                "appointment_date": shop.day.isoformat(),
+                "appointment_date": (day or shop.day).isoformat(),
                 "start_time": start,
                 "services": [{"service_id": service["id"], "staff_id": member["id"]}],
             },
@@ -591,3 +593,145 @@ def test_a_customer_sees_the_week_of_classes_and_books_one(page: Page, shop: Sho
     customers = api.call("GET", "/customers", params={"q": "ravi@example.com"})["items"]
     booked = api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
     assert [(a["start_time"], a["status"]) for a in booked["items"]] == [("18:00:00", "confirmed")]
+
+
+def weekly_class(shop: Shop, capacity: int) -> dict[str, Any]:
+    """Vinyasa Flow, a timetable class with a waitlist, every week on the weekday of the
+    shop's day at 18:00 from that day on, taught by Maya Stone."""
+    api = shop.api
+    outlet_id = shop.page_url.rsplit("/", 1)[-1]
+    vinyasa = api.call(
+        "POST",
+        "/services",
+        {
+            "name": "Vinyasa Flow",
+            "duration": 60,
+            "allow_parallel_bookings": True,
+            "max_parallel_bookings": capacity,
+            "booking_mode": "timetable",
+            "waitlist_enabled": True,
+        },
+        expect=201,
+    )
+    maya = api.call(
+        "POST",
+        "/staff",
+        {
+            "name": "Maya Stone",
+            "outlet_id": outlet_id,
+            "service_ids": [vinyasa["id"]],
+            "working_hours": EVERY_DAY_8_TO_22,
+        },
+        expect=201,
+    )
+    api.call(
+        "POST",
+        "/class-schedules",
+        {
+            "service_id": vinyasa["id"],
+            "outlet_id": outlet_id,
+            "staff_id": maya["id"],
+            "start_time": "18:00",
+            "days": [f"{shop.day:%A}".lower()],
+            "first_date": shop.day.isoformat(),
+            "capacity": capacity,
+        },
+        expect=201,
+    )
+    return dict(vinyasa)
+
+
+def choose_weekly_session(page: Page, shop: Shop) -> None:
+    """Open the week of Vinyasa Flow holding the shop's day and pick its 18:00 class."""
+    page.goto(shop.page_url)
+    expect(page.locator("#tz-note")).to_contain_text(TIMEZONE)
+    page.get_by_label("Vinyasa Flow").check()
+    expect(page.locator("#slots .week-day")).to_have_count(7)
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+    if shop.day - timedelta(days=shop.day.weekday()) != today - timedelta(days=today.weekday()):
+        page.get_by_role("button", name="Next week →").click()
+    slot_button(page, shop, "18:00:00").click()
+    expect(page.locator("#chosen-slot")).to_contain_text("Vinyasa Flow")
+
+
+def weekly_dates(shop: Shop, count: int) -> list[str]:
+    return [f"{shop.day + timedelta(weeks=n):%A %-d %B}, 18:00" for n in range(count)]
+
+
+def test_a_customer_books_the_next_four_weekly_classes(page: Page, shop: Shop) -> None:
+    """From one session of a weekly class, the form books it and the next three weeks in
+    one go: each date is listed as booked, with its own private link."""
+    weekly_class(shop, 4)
+    choose_weekly_session(page, shop)
+    series = page.get_by_role("group", name="Book this class every week")
+    how_many = series.get_by_label("How many classes")
+    expect(how_many).to_have_value("1")  # this class only, unless asked
+    expect(series.get_by_label("Only the ones with room")).to_be_hidden()
+    expect(page.get_by_role("button", name="Book", exact=True)).to_be_visible()
+    how_many.select_option(label="The next 4 classes")
+    expect(series.get_by_label("Only the ones with room")).not_to_be_checked()
+    expect(series.get_by_label("Wait for a place in full ones")).to_be_hidden()
+    series.get_by_label("Only the ones with room").check()
+    expect(series.get_by_label("Wait for a place in full ones")).to_be_visible()
+    series.get_by_label("Only the ones with room").uncheck()
+    fill_details(page, "Ravi Shah", "ravi@example.com")
+    page.get_by_role("button", name="Book 4 classes").click()
+
+    expect(page.get_by_role("heading", name="Your weekly classes")).to_be_visible()
+    lines = page.locator("#series-results li")
+    expect(lines).to_have_count(4)
+    expect(lines.locator(".series-when")).to_have_text(weekly_dates(shop, 4))
+    expect(lines.locator(".series-result")).to_have_text(["Booked"] * 4)
+    expect(page.locator("#series-summary")).to_contain_text("4 classes booked")
+    expect(lines.get_by_role("link", name=re.compile("^Manage"))).to_have_count(4)
+    expect(slot_button(page, shop, "18:00:00")).to_contain_text("3/4 spots left")
+    page.set_viewport_size({"width": 360, "height": 800})
+    shoot(page, "public_weekly_series_booked.png", full_page=True)
+
+    lines.nth(1).get_by_role("link", name=re.compile("^Manage")).click()
+    expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
+    expect(page.locator("#booking-status")).to_have_text("Confirmed")
+    customers = shop.api.call("GET", "/customers", params={"q": "ravi@example.com"})["items"]
+    booked = shop.api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
+    assert sorted(a["appointment_date"] for a in booked["items"]) == [
+        (shop.day + timedelta(weeks=n)).isoformat() for n in range(4)
+    ]
+
+
+def test_a_full_week_refuses_all_or_nothing_then_the_ones_with_room_are_booked(
+    page: Page, shop: Shop
+) -> None:
+    """All or nothing: the third week is full, so nothing is booked and the page names
+    that date; it offers to book only the classes with room, which books the other three."""
+    vinyasa = weekly_class(shop, 1)
+    full_day = shop.day + timedelta(weeks=2)
+    book_through_api(shop, vinyasa, "18:00", 1, day=full_day)
+    choose_weekly_session(page, shop)
+    page.get_by_label("How many classes").select_option(label="The next 4 classes")
+    fill_details(page, "Ravi Shah", "ravi@example.com")
+    page.get_by_role("button", name="Book 4 classes").click()
+
+    error = page.locator("#form-error")
+    expect(error).to_contain_text("Nothing was booked")
+    expect(error).to_contain_text(f"{full_day:%A %-d %B} (Full)")
+    refusal = page.locator("#series-refusal-list li")
+    expect(refusal).to_have_count(4)
+    expect(refusal.locator(".series-result")).to_have_text(
+        ["Has room", "Has room", "Full", "Has room"]
+    )
+    expect(page.locator(f'#series-refusal-list li[data-date="{full_day}"]')).to_contain_text(
+        f"{full_day:%A %-d %B}, 18:00 Full"
+    )
+    shoot(page, "public_weekly_series_refused.png", full_page=True)
+    customers = shop.api.call("GET", "/customers", params={"q": "ravi@example.com"})["items"]
+    if customers:
+        mine = shop.api.call("GET", "/appointments", params={"customer_id": customers[0]["id"]})
+        assert mine["items"] == []
+
+    page.get_by_role("button", name="Book only the 3 with room").click()
+    expect(page.get_by_role("heading", name="Your weekly classes")).to_be_visible()
+    lines = page.locator("#series-results li")
+    expect(lines.locator(".series-when")).to_have_text(weekly_dates(shop, 4))
+    expect(lines.locator(".series-result")).to_have_text(["Booked", "Booked", "Full", "Booked"])
+    expect(lines.get_by_role("link", name=re.compile("^Manage"))).to_have_count(3)
+    expect(page.locator("#series-summary")).to_contain_text("3 classes booked, 1 not booked")

@@ -2,7 +2,9 @@
 // of people, book - or, for a full class with a waitlist, join its waitlist.
 // A timetable class (the service's data-mode) shows as a week of classes, Monday to
 // Sunday: each scheduled session with its time, instructor and places; it is booked
-// exactly as a slot is.
+// exactly as a slot is - or, from the chosen session on, every week: the next 4 or 8
+// classes or all remaining ones (POST .../series-bookings), all or nothing or only the
+// ones with room (and, where the class keeps a waitlist, waiting in line for full ones).
 "use strict";
 
 (function () {
@@ -53,6 +55,22 @@
     spots_available: () => "A place has opened up at this time: choose it again to book it.",
     waitlist_full: () => "Sorry, the waitlist for this time is full. Please choose another time.",
   };
+
+  // Why one class of a weekly series was not booked, by its code.
+  const SERIES_REASONS = {
+    capacity_reached: (party) => (party > 1 ? `Full for ${party} people` : "Full"),
+    slot_taken: () => "Full",
+    already_booked: () => "You already have a place",
+    already_waiting: () => "You are already on its waitlist",
+    waitlist_full: () => "Full, and its waitlist is full",
+    spots_available: () => "A place has opened up",
+    staff_unavailable: () => "Not running",
+    staff_busy: () => "Not running",
+    not_scheduled: () => "Not on the timetable",
+    in_past: () => "Already started",
+  };
+  const seriesReason = (code, party) =>
+    SERIES_REASONS[code] ? SERIES_REASONS[code](party) : "Cannot be booked";
 
   async function refusalMessage(response, party) {
     if (response.status === 409) {
@@ -280,6 +298,7 @@
     $("book-button").textContent = submitText();
     choosePartySize(slot);
     $("form-error").textContent = "";
+    resetSeries();
     $("confirmation").hidden = true;
     $("waitlist-confirmation").hidden = true;
     $("form-section").hidden = false;
@@ -287,7 +306,53 @@
     $("step-details").focus();
   }
 
-  const submitText = () => (state.joining ? "Join the waitlist" : "Book");
+  function submitText() {
+    const count = seriesCount();
+    if (count === 1) return state.joining ? "Join the waitlist" : "Book";
+    return count === null ? "Book all remaining classes" : `Book ${count} classes`;
+  }
+
+  // Every week: offered for a session of a timetable class. "This class only" (1) is the
+  // single booking (or waitlist join) as ever; null is all remaining classes.
+  function seriesCount() {
+    if (!timetable() || $("series-field").hidden) return 1;
+    const value = $("series-count").value;
+    return value === "all" ? null : Number(value);
+  }
+
+  // The class keeps a waitlist when its slots tell how many are waiting (null: none).
+  const keepsWaitlist = () => Boolean(state.slot) && state.slot.waitlist_length !== null &&
+    state.slot.waitlist_length !== undefined;
+
+  function resetSeries() {
+    $("series-field").hidden = !timetable();
+    $("series-count").value = "1";
+    $("series-available").checked = false;
+    $("series-waitlist").checked = false;
+    $("series-confirmation").hidden = true;
+    showSeriesOptions();
+  }
+
+  // The options follow the choice: "only the ones with room" for more than one class,
+  // and waiting for a place in full ones when that is ticked and the class has a waitlist.
+  function showSeriesOptions() {
+    const count = seriesCount();
+    const several = count !== 1;
+    $("series-options").hidden = !several;
+    const waitable = several && $("series-available").checked && keepsWaitlist();
+    $("series-waitlist-field").hidden = !waitable;
+    if (!waitable) $("series-waitlist").checked = false;
+    $("series-refusal").hidden = true;
+    $("step-details").textContent =
+      state.joining && !several ? "3. Join the waitlist" : "3. Your details";
+    $("waitlist-note").hidden = !(state.joining && !several);
+    if (!state.submitting) $("book-button").textContent = submitText();
+  }
+
+  function onSeriesChange() {
+    $("form-error").textContent = "";
+    showSeriesOptions();
+  }
 
   // How many people: a class offers up to its spots left (to book) or its capacity (to
   // wait for a place); one-to-one services take one person.
@@ -309,15 +374,8 @@
       : `${slot.spots_left} ${slot.spots_left === 1 ? "place" : "places"} left at this time.`;
   }
 
-  async function submitBooking(event) {
-    event.preventDefault();
-    if (state.submitting || !state.slot) return; // a double click books once
-    const form = $("booking-form");
-    if (!form.reportValidity()) return;
-    state.submitting = true;
-    const button = $("book-button");
-    button.disabled = true;
-    $("form-error").textContent = "";
+  // The session chosen and the customer's details, as a booking names them.
+  function bookingPayload() {
     const phone = $("phone").value.trim();
     const payload = {
       service_id: state.serviceId,
@@ -329,6 +387,23 @@
     };
     if (phone) payload.phone = phone;
     payload.party_size = Number($("party-size").value || "1");
+    return payload;
+  }
+
+  async function submitBooking(event) {
+    event.preventDefault();
+    if (state.submitting || !state.slot) return; // a double click books once
+    const form = $("booking-form");
+    if (!form.reportValidity()) return;
+    if (seriesCount() !== 1) {
+      await submitSeries();
+      return;
+    }
+    state.submitting = true;
+    const button = $("book-button");
+    button.disabled = true;
+    $("form-error").textContent = "";
+    const payload = bookingPayload();
     const joining = state.joining;
     const headers = { "Content-Type": "application/json", Accept: "application/json" };
     // A booking's key makes a retry book once; a second join is refused (already waiting).
@@ -359,6 +434,146 @@
       button.textContent = submitText();
       button.disabled = state.slot === null;
     }
+  }
+
+  // Every week from the chosen session: the answer lists each class booked, waiting or
+  // refused. All or nothing books none when one has no room: the refusal names those
+  // and offers to book only the ones with room.
+  async function submitSeries() {
+    state.submitting = true;
+    const button = $("book-button");
+    button.disabled = true;
+    $("form-error").textContent = "";
+    $("series-refusal").hidden = true;
+    const count = seriesCount();
+    const available = $("series-available").checked;
+    const payload = {
+      ...bookingPayload(),
+      mode: available ? "available" : "all_or_nothing",
+    };
+    if (count !== null) payload.count = count;
+    if (available && !$("series-waitlist-field").hidden && $("series-waitlist").checked) {
+      payload.waitlist = true;
+    }
+    button.textContent = "Booking\u2026";
+    try {
+      const response = await fetch(`${api}/series-bookings`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(payload),
+      });
+      if (response.status === 201) {
+        showSeriesResults(await response.json(), payload.party_size);
+        state.slot = null;
+      } else if (response.status === 409) {
+        let body = null;
+        try {
+          body = await response.clone().json();
+        } catch (e) { /* not JSON */ }
+        if (body && body.code === "series_unavailable" && Array.isArray(body.results)) {
+          showSeriesRefusal(body.results, payload.mode, payload.party_size);
+        } else if (body && body.code === "not_scheduled") {
+          $("form-error").textContent =
+            "Sorry, this class is no longer on the timetable at this time. " +
+            "Please choose another class.";
+        } else {
+          $("form-error").textContent = await refusalMessage(response, payload.party_size);
+        }
+        loadSlots();
+      } else {
+        $("form-error").textContent = await errorMessage(response);
+      }
+    } catch (e) {
+      $("form-error").textContent = window.Slotbook.UNREACHABLE;
+    } finally {
+      state.submitting = false;
+      button.textContent = submitText();
+      button.disabled = state.slot === null;
+    }
+  }
+
+  const sessionWhen = (item) => `${longDate(item.date)}, ${hhmm(item.start_time)}`;
+
+  // One class of the series: when, what came of it, and its private link if any.
+  function seriesLine(item, resultText, kind, link) {
+    const li = document.createElement("li");
+    li.className = `series-item series-${kind}`;
+    li.dataset.date = item.date;
+    const when = document.createElement("span");
+    when.className = "series-when";
+    when.textContent = sessionWhen(item);
+    const result = document.createElement("span");
+    result.className = "series-result";
+    result.textContent = resultText;
+    li.append(when, " ", result);
+    if (link) {
+      const a = document.createElement("a");
+      a.className = "series-link";
+      a.href = new URL(item.manage_path, window.location.origin).toString();
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = ` ${link} on ${sessionWhen(item)}`;
+      a.append("Manage", hidden);
+      li.append(" ", a);
+    }
+    return li;
+  }
+
+  const classesText = (n) => (n === 1 ? "1 class" : `${n} classes`);
+
+  function showSeriesResults(answer, party) {
+    const lines = answer.results.map((item) => {
+      if (item.result === "booked") {
+        return seriesLine(item, "Booked", "booked", item.manage_path && "your booking");
+      }
+      if (item.result === "waitlisted") {
+        return seriesLine(item, "On the waitlist", "waitlisted",
+          item.manage_path && "your place on the waitlist");
+      }
+      return seriesLine(item, seriesReason(item.code, party), "refused", null);
+    });
+    $("series-results").replaceChildren(...lines);
+    const parts = [`${classesText(answer.booked)} booked`];
+    if (answer.waitlisted) parts.push(`${answer.waitlisted} on the waitlist`);
+    if (answer.refused) parts.push(`${answer.refused} not booked`);
+    const slot = state.slot;
+    const people = party > 1 ? `, for ${party} people` : "";
+    $("series-summary").textContent =
+      `${state.serviceName} with ${slot.staff_name}, ${hhmm(slot.start_time)} - ` +
+      `${hhmm(slot.end_time)} (${timezone} time)${people}: ${parts.join(", ")}.`;
+    $("form-section").hidden = true;
+    $("series-confirmation").hidden = false;
+    $("series-title").focus();
+    loadSlots();
+  }
+
+  function showSeriesRefusal(results, mode, party) {
+    const withRoom = results.filter((item) => item.result === "booked");
+    const refused = results.filter((item) => item.result !== "booked");
+    const lines = results.map((item) =>
+      item.result === "booked"
+        ? seriesLine(item, "Has room", "room", null)
+        : seriesLine(item, seriesReason(item.code, party), "refused", null),
+    );
+    $("series-refusal-list").replaceChildren(...lines);
+    const offer = mode === "all_or_nothing" && withRoom.length > 0;
+    const named = refused
+      .map((item) => `${longDate(item.date)} (${seriesReason(item.code, party)})`)
+      .join(", ");
+    $("form-error").textContent = offer
+      ? `Nothing was booked: not every class has room. Cannot book ${named}.`
+      : `Nothing was booked: none of these ${classesText(results.length)} can be booked.`;
+    const button = $("series-only-room");
+    button.hidden = !offer;
+    button.textContent = `Book only the ${withRoom.length === 1 ? "one" : withRoom.length} ` +
+      "with room";
+    $("series-refusal").hidden = false;
+  }
+
+  function bookOnlyWithRoom() {
+    $("series-available").checked = true;
+    showSeriesOptions();
+    $("booking-form").requestSubmit();
   }
 
   function showConfirmation(booking) {
@@ -416,6 +631,7 @@
     $("form-section").hidden = true;
     $("confirmation").hidden = true;
     $("waitlist-confirmation").hidden = true;
+    $("series-confirmation").hidden = true;
     $("slots-section").hidden = false;
     $("step-time").textContent = timetable() ? "2. Choose a class" : "2. Choose a time";
     $("prev-week").textContent = timetable() ? "\u2190 Previous week" : "\u2190 Earlier";
@@ -458,6 +674,14 @@
   });
   $("book-another").addEventListener("click", () => {
     $("confirmation").hidden = true;
+    $("step-time").focus();
+  });
+  $("series-count").addEventListener("change", onSeriesChange);
+  $("series-available").addEventListener("change", onSeriesChange);
+  $("series-waitlist").addEventListener("change", onSeriesChange);
+  $("series-only-room").addEventListener("click", bookOnlyWithRoom);
+  $("series-another").addEventListener("click", () => {
+    $("series-confirmation").hidden = true;
     $("step-time").focus();
   });
   $("waitlist-another").addEventListener("click", () => {
