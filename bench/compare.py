@@ -170,6 +170,14 @@ def main() -> int:
     parser.add_argument(
         "--naive-requests", type=int, default=2, help="grid_benchmark --naive-requests"
     )
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="compare these checkouts (each with its own .venv), in this order, instead of "
+        "the default trees",
+    )
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--skip-booking", action="store_true")
     parser.add_argument("--out", help="JSON file (default bench/results/compare-<time>.json)")
@@ -178,6 +186,14 @@ def main() -> int:
     if args.summarize:
         print(summarize(json.loads(Path(args.summarize).read_text())))
         return 0
+
+    global BOOKING_ORDER, GRID_ORDER
+    if args.tree:
+        TREES.clear()
+        for item in args.tree:
+            name, _, path = item.partition("=")
+            TREES[name] = Path(path)
+        BOOKING_ORDER = GRID_ORDER = tuple(TREES)
 
     results_dir = BENCH / "results"
     stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
