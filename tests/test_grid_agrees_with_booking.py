@@ -488,7 +488,7 @@ async def timetable_grid(studio: Studio, scenario: TimetableScenario) -> dict[st
 
 
 @settings(
-    max_examples=30,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -250,12 +250,16 @@ async def test_event_types_and_urls_are_checked_naming_the_field(studio: Studio)
 
 
 def test_every_outbox_type_a_booking_writes_is_a_webhook_type() -> None:
-    # The types tests/test_notifications.py sees booking write, and the session events.
+    # The types tests/test_notifications.py sees booking write, the session events, and
+    # what the timetable writes (tests/test_timetable_notifications.py).
     changes = ("created", "rescheduled", "cancelled", "no_show", "completed", "confirmed")
+    waiting = ("joined", "promoted", "cancelled", "expired", "session_changed")
     booking_types = (
-        {f"appointment.{change}" for change in (*changes, "party_size_changed")}
+        {f"appointment.{change}" for change in (*changes, "party_size_changed", "staff_changed")}
         | {"session.almost_full", "session.full"}
-        | {f"waitlist.{change}" for change in ("joined", "promoted", "cancelled", "expired")}
+        | {f"waitlist.{change}" for change in waiting}
+        | {f"class_session.{change}" for change in ("cancelled", "moved", "substituted")}
+        | {"class_schedule.date_skipped"}
     )
     assert set(WEBHOOK_EVENT_TYPES) == booking_types
 
