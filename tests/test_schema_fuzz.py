@@ -39,8 +39,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 LONG = os.environ.get("SLOTBOOK_FUZZ_PROFILE", "").lower() == "long"
-# Bounded so that the whole suite stays well inside CI's time on a slow machine (90 operations,
-# both databases); `make fuzz` runs the long profile.
+# Bounded so that the whole suite stays well inside CI's time on a slow machine (every
+# operation on both databases); `make fuzz` runs the long profile.
 MAX_EXAMPLES = 300 if LONG else 8
 CHECKS = [
     checks.not_a_server_error,
