@@ -11,10 +11,10 @@ block or customer.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -216,6 +216,15 @@ class DayWaiting:
     customer_phone: str | None
 
 
+T = TypeVar("T")
+
+
+def _with_service(kind: Callable[..., T], rows: Sequence[Any]) -> list[T]:
+    """Rows as the day's queries select them: the staff member, the service's columns
+    (``LineService``'s fields, in order), then the rest of ``kind``'s fields in order."""
+    return [kind(row[0], LineService(*row[1:8]), *row[8:]) for row in rows]
+
+
 class DeskRepository:
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
         self.session = session
@@ -232,135 +241,18 @@ class DeskRepository:
 
     async def lines(self, outlet_id: str, start: datetime, end: datetime) -> list[DayLine]:
         rows = await self._fetch(_DAY_LINES, {"outlet_id": outlet_id, "start": start, "end": end})
-        return [
-            DayLine(
-                staff_id,
-                LineService(
-                    service_id,
-                    service_name,
-                    parallel,
-                    max_parallel,
-                    waitlist,
-                    waitlist_limit,
-                    booking_mode,
-                ),
-                starts_at,
-                ends_at,
-                status,
-                appointment_id,
-                appointment_starts_at,
-                notes,
-                party_size,
-                customer_id,
-                customer_name,
-                email,
-                phone,
-            )
-            for (
-                staff_id,
-                service_id,
-                service_name,
-                parallel,
-                max_parallel,
-                waitlist,
-                waitlist_limit,
-                booking_mode,
-                starts_at,
-                ends_at,
-                status,
-                appointment_id,
-                appointment_starts_at,
-                notes,
-                party_size,
-                customer_id,
-                customer_name,
-                email,
-                phone,
-            ) in rows
-        ]
+        return _with_service(DayLine, rows)
 
     async def waiting(self, outlet_id: str, start: datetime, end: datetime) -> list[DayWaiting]:
         """Waiting customers of the outlet's sessions starting in [start, end), by session
         and then in joining order (the order the waitlist promotes them)."""
         rows = await self._fetch(_DAY_WAITING, {"outlet_id": outlet_id, "start": start, "end": end})
-        return [
-            DayWaiting(
-                staff_id,
-                LineService(
-                    service_id,
-                    service_name,
-                    parallel,
-                    max_parallel,
-                    waitlist,
-                    waitlist_limit,
-                    booking_mode,
-                ),
-                starts_at,
-                ends_at,
-                entry_id,
-                party_size,
-                joined_at,
-                customer_id,
-                customer_name,
-                email,
-                phone,
-            )
-            for (
-                staff_id,
-                service_id,
-                service_name,
-                parallel,
-                max_parallel,
-                waitlist,
-                waitlist_limit,
-                booking_mode,
-                starts_at,
-                ends_at,
-                entry_id,
-                party_size,
-                joined_at,
-                customer_id,
-                customer_name,
-                email,
-                phone,
-            ) in rows
-        ]
+        return _with_service(DayWaiting, rows)
 
     async def classes(self, outlet_id: str, start: datetime, end: datetime) -> list[DayClass]:
         """The outlet's scheduled class sessions starting in [start, end), by start."""
         rows = await self._fetch(_DAY_CLASSES, {"outlet_id": outlet_id, "start": start, "end": end})
-        return [
-            DayClass(
-                staff_id,
-                LineService(
-                    service_id,
-                    service_name,
-                    parallel,
-                    max_parallel,
-                    waitlist,
-                    waitlist_limit,
-                    booking_mode,
-                ),
-                starts_at,
-                ends_at,
-                session_id,
-                capacity,
-            )
-            for (
-                staff_id,
-                service_id,
-                service_name,
-                parallel,
-                max_parallel,
-                waitlist,
-                waitlist_limit,
-                booking_mode,
-                starts_at,
-                ends_at,
-                session_id,
-                capacity,
-            ) in rows
-        ]
+        return _with_service(DayClass, rows)
 
     async def staff(self, outlet_id: str, also: Collection[str]) -> list[StaffView]:
         """The outlet's active staff and the members ``also`` names, by name."""

@@ -781,10 +781,10 @@ async def move_session(
     repo = SessionRepository(session, ctx.tenant_id)
     item = await repo.get_or_404(session_id)
     subject = await _subject_of(session, ctx, item, item.staff_id)
-    times = _times(item.session_date, data.new_start_time, subject.service.duration, subject.zone)
-    if times is None:
-        start_instant(item.session_date, data.new_start_time, subject.zone, "new_start_time")
-        raise AssertionError("unreachable")
+    starts_at = start_instant(
+        item.session_date, data.new_start_time, subject.zone, "new_start_time"
+    )
+    times = (starts_at, starts_at + timedelta(minutes=subject.service.duration))
     return await _replace(session, ctx, item, subject, item.staff_id, times, "moved")
 
 
@@ -1041,6 +1041,7 @@ async def _extend_one(
         await repo.insert_many(keep)
         schedule.sessions_until = until
         await repo.flush()
+        left_out = [_conflict_item(item, reason.value) for item, reason in conflicts] + missing
         notices = [
             Notice(
                 new_id(),
@@ -1049,22 +1050,11 @@ async def _extend_one(
                 now,
                 {
                     "schedule_id": schedule.id,
-                    "date": item.session_date.isoformat(),
-                    "start_time": item.start_time.strftime("%H:%M:%S"),
-                    "staff_id": item.staff_id,
-                    "code": reason.value,
+                    "staff_id": schedule.staff_id,
+                    **item.model_dump(mode="json"),
                 },
             )
-            for item, reason in conflicts
-        ] + [
-            Notice(
-                new_id(),
-                "class_schedule.date_skipped",
-                f"class_schedule:{schedule.id}",
-                now,
-                {"schedule_id": schedule.id, "date": m.date.isoformat(), "code": m.code},
-            )
-            for m in missing
+            for item in left_out
         ]
         if notices:
             await repo.record([], notices)
